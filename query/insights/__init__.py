@@ -1,0 +1,1 @@
+"""The Logs Insights language: grammar, AST, checker, planner, SQL compiler, executor."""

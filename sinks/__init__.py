@@ -1,0 +1,3 @@
+"""The sink plugin author's whole API."""
+
+__all__: list[str] = []

@@ -166,3 +166,31 @@ def authorize(
                 f"User: {who} is not authorized to perform: {action} on resource: {resource} "
                 f"because no identity-based policy allows the {action} action"
             )
+
+
+def group_from_identifier(identifier: str) -> str:
+    """A log group name from a name or an ARN (``arn:...:log-group:NAME[:*]``)."""
+    if not identifier.startswith("arn:"):
+        return identifier
+    _, sep, rest = identifier.partition(":log-group:")
+    if not sep or not rest:
+        raise errors.InvalidParameterException(f"Invalid log group identifier: {identifier}")
+    name = rest.removesuffix(":*")
+    return name.split(":log-stream:")[0]
+
+
+def groups_named(req: Mapping[str, object]) -> list[str]:
+    """Every log group a request names, for permission checks."""
+    found: list[str] = []
+    for key in ("logGroupName", "logGroupIdentifier"):
+        value = req.get(key)
+        if isinstance(value, str):
+            found.append(group_from_identifier(value))
+    for key in ("logGroupNames", "logGroupIdentifiers"):
+        value = req.get(key)
+        if isinstance(value, list):
+            found.extend(group_from_identifier(v) for v in value if isinstance(v, str))
+    arn = req.get("resourceArn")
+    if isinstance(arn, str) and ":log-group:" in arn:
+        found.append(group_from_identifier(arn))
+    return found

@@ -15,6 +15,11 @@ from collections.abc import Sequence
 #: command → one-line help; the module is logd/cli/<command with - as _>.py
 COMMANDS: dict[str, str] = {
     "check-config": "validate a configuration file and report every problem",
+    "groups": "list log groups",
+    "streams": "list the log streams of a group",
+    "put": "send lines from stdin as events to GROUP STREAM",
+    "get": "print the events of GROUP STREAM",
+    "retention": "set (or clear with 0) the retention of a group",
 }
 
 
@@ -41,5 +46,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    code: int = args.run(args)
+    from logd import errors
+
+    try:
+        code: int = args.run(args)
+    except errors.LogdError as exc:
+        sys.stderr.write(f"logd {args.command}: {exc.type_name}: {exc.message}\n")
+        return 1
+    except OSError as exc:
+        sys.stderr.write(f"logd {args.command}: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
     return code

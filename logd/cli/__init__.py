@@ -1,25 +1,61 @@
-"""The `logd` command: one module per subcommand, imported lazily."""
+"""The `logd` command: one module per subcommand, imported lazily.
+
+Each ``logd/cli/<name>.py`` has ``add_arguments(parser)`` and ``run(args) -> int``;
+only the module of the command being run is imported. Exit codes: 0 success, 1 error,
+2 usage.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
+#: command → one-line help; the module is logd/cli/<command with - as _>.py
+COMMANDS: dict[str, str] = {
+    "check-config": "validate a configuration file and report every problem",
+    "groups": "list log groups",
+    "streams": "list the log streams of a group",
+    "put": "send lines from stdin as events to GROUP STREAM",
+    "get": "print the events of GROUP STREAM",
+    "retention": "set (or clear with 0) the retention of a group",
+}
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     from logd import __version__
 
     parser = argparse.ArgumentParser(prog="logd", description="A self-hosted CloudWatch Logs.")
     parser.add_argument("--version", action="version", version=f"logd {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, text in COMMANDS.items():
+        child = sub.add_parser(name, help=text, description=text)
+        if name == command:
+            module = importlib.import_module(f"logd.cli.{name.replace('-', '_')}")
+            module.add_arguments(child)
+            child.set_defaults(run=module.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in args_list if not a.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
+    args = parser.parse_args(args_list)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    return 0
+    from logd import errors
+
+    try:
+        code: int = args.run(args)
+    except errors.LogdError as exc:
+        sys.stderr.write(f"logd {args.command}: {exc.type_name}: {exc.message}\n")
+        return 1
+    except OSError as exc:
+        sys.stderr.write(f"logd {args.command}: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code

@@ -1,0 +1,1 @@
+"""The CloudWatch Logs JSON API over HTTP (aiohttp): routing, validation, auth, ops."""

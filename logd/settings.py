@@ -1,0 +1,438 @@
+"""TOML → `Settings`, gathered from each component's options dataclass.
+
+A section is one field of `Settings` whose type is a frozen options dataclass; adding a
+component's configuration is adding one line there. Loading is strict and reports every
+problem at once, each with its key path and line (`api.keys[1].actions, line 14`):
+unknown keys (listing the allowed ones), wrong types, bad values (Literal members,
+`validate()` of each options class) and ``${VAR}`` references to unset variables.
+Secrets never pass through here as values: options name an environment variable or a
+file, and `check` only says whether it can be read.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import itertools
+import re
+import textwrap
+import tomllib
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
+
+from logd.api.auth import resolve_secrets
+from logd.api.options import ApiOptions
+from logd.telemetry.options import TelemetryOptions
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DaemonOptions:
+    """The daemon process itself."""
+
+    reloadable: ClassVar[frozenset[str]] = frozenset({"shutdown_timeout_ms"})
+
+    data_dir: str = "./data"
+    """Directory holding the WAL, segments and catalog (relative to the working directory)."""
+    shutdown_timeout_ms: int = 10_000
+    """On SIGTERM, how long in-flight requests may take before logd exits anyway."""
+
+    def validate(self) -> None:
+        if not self.data_dir:
+            raise ValueError("data_dir must not be empty")
+        if self.shutdown_timeout_ms < 0:
+            raise ValueError("shutdown_timeout_ms must be >= 0")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """The whole configuration: one field per section, in file order."""
+
+    daemon: DaemonOptions = field(default_factory=DaemonOptions)
+    api: ApiOptions = field(default_factory=ApiOptions)
+    telemetry: TelemetryOptions = field(default_factory=TelemetryOptions)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One configuration error: where it is and what is wrong."""
+
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}, line {self.line}" if self.line else (self.path or "(file)")
+        return f"{where}: {self.message}"
+
+
+class SettingsError(Exception):
+    """The configuration has one or more problems; `problems` lists them all."""
+
+    def __init__(self, problems: list[Problem], source: str = "") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+# ---------------------------------------------------------------------------- lines
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(
+    r"""^\s*((?:[A-Za-z0-9_\-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_\-]+|"[^"]*"|'[^']*'))*)\s*="""
+)
+
+
+def _split_key(text: str) -> list[str]:
+    return [
+        part.strip().strip("\"'")
+        for part in re.findall(r"""[^."']+|"[^"]*"|'[^']*'""", text)
+        if part.strip()
+    ]
+
+
+def locate_lines(text: str) -> dict[str, int]:
+    """Key path (``api.keys[0].actions``) → 1-based line where it is written."""
+    lines: dict[str, int] = {}
+    counters: dict[str, int] = {}
+    prefix = ""
+    depth = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0] if '"' not in raw and "'" not in raw else raw
+        if depth > 0:
+            depth += line.count("[") - line.count("]")
+            continue
+        header = _HEADER.match(line)
+        if header and not _KEY.match(line):
+            parts = _split_key(header.group(2))
+            base = ".".join(parts)
+            if header.group(1) == "[[":
+                index = counters.get(base, -1) + 1
+                counters[base] = index
+                prefix = f"{base}[{index}]"
+            else:
+                prefix = _with_indices(base, counters)
+            lines.setdefault(prefix, number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            path = ".".join([p for p in [prefix, *_split_key(key.group(1))] if p])
+            lines.setdefault(path, number)
+            rest = line[key.end() :]
+            depth = max(rest.count("[") - rest.count("]"), 0)
+    return lines
+
+
+def _with_indices(base: str, counters: Mapping[str, int]) -> str:
+    for array, index in counters.items():
+        if base.startswith(array + "."):
+            return f"{array}[{index}]{base[len(array) :]}"
+    return base
+
+
+def _line_of(lines: Mapping[str, int], path: str) -> int | None:
+    while path:
+        if path in lines:
+            return lines[path]
+        path = re.sub(r"(\[\d+\]|\.[^.\[]*)$", "", path) if ("." in path or "[" in path) else ""
+    return None
+
+
+# --------------------------------------------------------------------- conversion
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _Builder:
+    def __init__(self, lines: Mapping[str, int], env: Mapping[str, str]) -> None:
+        self.lines = lines
+        self.env = env
+        self.problems: list[Problem] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, _line_of(self.lines, path), message))
+
+    def build(self, cls: type[Any], data: object, path: str) -> Any:
+        if not isinstance(data, dict):
+            self.problem(path, f"expected a table, got {_describe(data)}")
+            return cls()
+        hints = get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        before = len(self.problems)
+        for key in data:
+            if key not in fields:
+                allowed = ", ".join(sorted(fields)) or "(none)"
+                where = f"[{path}]" if path else "the top level"
+                self.problem(
+                    _join(path, key), f"unknown key {key!r} in {where}; allowed: {allowed}"
+                )
+        values: dict[str, Any] = {}
+        for name in fields:
+            if name in data:
+                ok, value = self.convert(hints[name], data[name], _join(path, name))
+                if ok:
+                    values[name] = value
+        try:
+            options = cls(**values)
+        except (TypeError, ValueError) as exc:
+            self.problem(path, str(exc))
+            return cls()
+        validate = getattr(options, "validate", None)
+        if callable(validate) and len(self.problems) == before:
+            try:
+                validate()
+            except ValueError as exc:
+                self.problem(path, str(exc))
+        return options
+
+    def convert(self, hint: Any, value: object, path: str) -> tuple[bool, Any]:
+        origin = get_origin(hint)
+        if origin in (Union, types.UnionType):
+            options = [a for a in get_args(hint) if a is not type(None)]
+            return self.convert(options[0], value, path)
+        if origin is Literal:
+            allowed = get_args(hint)
+            value = self.expand(value, path)
+            if value in allowed and type(value) is type(allowed[0]):
+                return True, value
+            listed = ", ".join(repr(a) for a in allowed)
+            self.problem(path, f"{value!r} is not one of {listed}")
+            return False, None
+        if origin is tuple:
+            item = get_args(hint)[0]
+            if not isinstance(value, list):
+                self.problem(path, f"expected an array, got {_describe(value)}")
+                return False, None
+            results = [self.convert(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
+            if all(ok for ok, _ in results):
+                return True, tuple(v for _, v in results)
+            return False, None
+        if dataclasses.is_dataclass(hint):
+            return True, self.build(hint, value, path)  # type: ignore[arg-type]
+        return self.scalar(hint, value, path)
+
+    def scalar(self, hint: Any, value: object, path: str) -> tuple[bool, Any]:
+        if hint is bool:
+            if isinstance(value, bool):
+                return True, value
+        elif hint is int:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return True, value
+        elif hint is float:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return True, float(value)
+        elif hint is str and isinstance(value, str):
+            return True, self.expand(value, path)
+        self.problem(path, f"expected {_type_name(hint)}, got {_describe(value)}")
+        return False, None
+
+    def expand(self, value: object, path: str) -> object:
+        if not isinstance(value, str):
+            return value
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in self.env:
+                self.problem(path, f"environment variable {name} is not set")
+                return ""
+            return self.env[name]
+
+        return _ENV_REF.sub(replace, value)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _type_name(hint: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
+        hint, str(hint)
+    )
+
+
+def _describe(value: object) -> str:
+    kinds = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array"}
+    kind = kinds.get(type(value), "table" if isinstance(value, dict) else type(value).__name__)
+    return f"{kind} {value!r}" if not isinstance(value, dict | list) else kind
+
+
+# -------------------------------------------------------------------------- load
+
+
+def parse(
+    text: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+    source: str = "",
+) -> Settings:
+    """Build `Settings` from TOML text; `SettingsError` lists every problem found."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        line = int(match.group(1)) if match else None
+        raise SettingsError([Problem("", line, f"not valid TOML: {exc}")], source) from exc
+    for dotted, value in (overrides or {}).items():
+        section, _, key = dotted.partition(".")
+        data.setdefault(section, {})[key] = value
+    builder = _Builder(locate_lines(text), env or {})
+    settings: Settings = builder.build(Settings, data, "")
+    if builder.problems:
+        raise SettingsError(builder.problems, source)
+    return settings
+
+
+def load(
+    path: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError([Problem("", None, f"cannot read {path}: {exc}")], str(path)) from exc
+    return parse(text, env=env, overrides=overrides, source=str(path))
+
+
+def check(path: Path, *, env: Mapping[str, str]) -> list[Problem]:
+    """Everything `logd check-config` reports: load problems, then unreadable secrets."""
+    try:
+        settings = load(path, env=env)
+    except SettingsError as exc:
+        return exc.problems
+    if settings.api.auth != "sigv4":
+        return []
+    lines = locate_lines(path.read_text(encoding="utf-8"))
+    _, missing = resolve_secrets(settings.api.keys, env)
+    return [Problem(p, _line_of(lines, p), message) for p, message in missing]
+
+
+def changed_keys(old: Settings, new: Settings) -> dict[str, bool]:
+    """``section.key`` → whether it can be applied without a restart, for keys that differ."""
+    result: dict[str, bool] = {}
+    for section in dataclasses.fields(Settings):
+        before, after = getattr(old, section.name), getattr(new, section.name)
+        reloadable: frozenset[str] = getattr(type(after), "reloadable", frozenset())
+        for option in dataclasses.fields(after):
+            if getattr(before, option.name) != getattr(after, option.name):
+                result[f"{section.name}.{option.name}"] = option.name in reloadable
+    return result
+
+
+# ------------------------------------------------------------- documentation
+
+
+def field_docs(cls: type[Any]) -> dict[str, str]:
+    """Attribute docstrings (the string literal under each field) of an options class."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, following in itertools.pairwise(body):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
+            docs[node.target.id] = " ".join(following.value.value.split())
+    return docs
+
+
+def sections() -> dict[str, type[Any]]:
+    hints = get_type_hints(Settings)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Settings)}
+
+
+def _schema_of(hint: Any, default: object, doc: str | None) -> dict[str, Any]:
+    origin = get_origin(hint)
+    schema: dict[str, Any]
+    if origin in (Union, types.UnionType):
+        inner = next(a for a in get_args(hint) if a is not type(None))
+        schema = _schema_of(inner, default, doc)
+        return schema
+    if origin is Literal:
+        schema = {"enum": list(get_args(hint))}
+    elif origin is tuple:
+        schema = {"type": "array", "items": _schema_of(get_args(hint)[0], None, None)}
+    elif dataclasses.is_dataclass(hint):
+        schema = _object_schema(hint)  # type: ignore[arg-type]
+    else:
+        names = {bool: "boolean", int: "integer", float: "number", str: "string"}
+        schema = {"type": names[hint]}
+    if doc:
+        schema = {"description": doc, **schema}
+    if default is not None and not dataclasses.is_dataclass(default):
+        schema["default"] = list(default) if isinstance(default, tuple) else default
+    return schema
+
+
+def _object_schema(cls: type[Any]) -> dict[str, Any]:
+    hints = get_type_hints(cls)
+    docs = field_docs(cls)
+    instance = cls()
+    properties = {
+        f.name: _schema_of(hints[f.name], getattr(instance, f.name), docs.get(f.name))
+        for f in dataclasses.fields(cls)
+    }
+    schema: dict[str, Any] = {"type": "object", "additionalProperties": False}
+    if cls.__doc__:
+        schema["description"] = " ".join(cls.__doc__.split())
+    schema["properties"] = properties
+    return schema
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the config file (config/schema.json), from the options classes."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://logd.dev/schema/logd.toml.json",
+        "title": "logd configuration (logd.toml)",
+        **_object_schema(Settings),
+    }
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value) if not isinstance(value, int) else f"{value:_}".replace("_", "_")
+
+
+def example_toml() -> str:
+    """config/logd.example.toml: every key with its default and documentation."""
+    out = [
+        "# logd configuration: every key, with its default. Generated from the options",
+        "# dataclasses (logd/settings.py gathers them); `logd check-config FILE` validates.",
+        "# Strings may reference environment variables as ${NAME} (unset is an error).",
+    ]
+    for name, cls in sections().items():
+        out += ["", f"# {' '.join((cls.__doc__ or '').split())}", f"[{name}]"]
+        hints, docs, instance = get_type_hints(cls), field_docs(cls), cls()
+        tables: list[tuple[str, type[Any]]] = []
+        for option in dataclasses.fields(cls):
+            hint = hints[option.name]
+            item = get_args(hint)[0] if get_origin(hint) is tuple else None
+            if item is not None and dataclasses.is_dataclass(item):
+                tables.append((option.name, item))  # type: ignore[arg-type]
+                continue
+            out += [f"# {line}" for line in textwrap.wrap(docs.get(option.name, ""), 86)]
+            out.append(f"{option.name} = {_toml_value(getattr(instance, option.name))}")
+        for table, item_cls in tables:
+            out += [""] + [f"# {line}" for line in textwrap.wrap(docs.get(table, ""), 86)]
+            out.append("# Repeat the table for each entry:")
+            out.append(f"# [[{name}.{table}]]")
+            item_docs, item_instance = field_docs(item_cls), item_cls()
+            for option in dataclasses.fields(item_cls):
+                out += [f"#   {line}" for line in textwrap.wrap(item_docs.get(option.name, ""), 84)]
+                out.append(f"# {option.name} = {_toml_value(getattr(item_instance, option.name))}")
+    return "\n".join(out) + "\n"

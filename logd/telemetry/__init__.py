@@ -1,0 +1,1 @@
+"""logd's own telemetry: Prometheus metrics (every metric declared once) and its JSON logs."""

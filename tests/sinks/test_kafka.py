@@ -26,7 +26,7 @@ from sinks import (
     SinkOptionsError,
 )
 from sinks.kafka import KafkaOptions, KafkaSink, map_kafka_error, topic_for
-from sinks.testing import make_batch
+from sinks.testing import SinkContract, make_batch
 from tests.support.kafka import free_port
 
 _topics = itertools.count()
@@ -58,6 +58,47 @@ async def consume(bootstrap, topic, count, timeout_s=20.0):
     finally:
         await consumer.stop()
     return records
+
+
+async def consume_all(bootstrap, topic, idle_s=0.5, first_s=10.0):
+    """Every record of a non-empty `topic`: wait up to `first_s` for the first record,
+    then read until nothing new arrives for `idle_s` (everything was acknowledged
+    before, so only the consumer's own start-up is waited for)."""
+    consumer = aiokafka.AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    records = []
+    try:
+        quiet_since = time.monotonic() + first_s - idle_s
+        while time.monotonic() - quiet_since < idle_s:
+            got = await consumer.getmany(timeout_ms=100)
+            for messages in got.values():
+                records.extend(messages)
+                quiet_since = time.monotonic()
+    finally:
+        await consumer.stop()
+    return records
+
+
+class TestKafkaSinkContract(SinkContract):
+    @pytest.fixture
+    def sink(self, tansu, topic):
+        return kafka_sink(tansu.bootstrap, topic=topic)
+
+    @pytest.fixture
+    def delivered(self, tansu, topic):
+        async def events():
+            records = await consume_all(tansu.bootstrap, topic)
+            # one stream, one key, one partition: offsets give the delivery order
+            lines = [orjson.loads(r.value) for r in records]
+            return [(e["id"], e["message"]) for e in lines]
+
+        return events
+
+    @pytest.fixture
+    def broken_sink(self):
+        return kafka_sink(f"127.0.0.1:{free_port()}", request_timeout_ms=2000)
 
 
 async def test_ndjson_records_event_by_event_keyed_by_stream(tansu, topic):

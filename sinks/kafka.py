@@ -305,7 +305,8 @@ class KafkaSink(Sink[KafkaOptions]):
         if failure is None:
             return
         if isinstance(failure, asyncio.CancelledError):
-            raise failure
+            # a record future cancelled by the producer (it was closing), not this task
+            raise RetryableError("Kafka record cancelled: the producer was closing")
         if isinstance(failure, aiokafka.errors.OutOfOrderSequenceNumber):
             # aiokafka#1017: the idempotent producer is stuck; start a fresh one.
             self.context.logger.warning("Kafka producer out of sequence; recreating it.")

@@ -8,6 +8,7 @@ import pytest
 
 from sinks import (
     AuthorizationError,
+    Batch,
     FatalError,
     PayloadTooLargeError,
     RetryableError,
@@ -266,3 +267,15 @@ def test_bad_options_name_their_key(options, where):
     with pytest.raises(SinkOptionsError) as info:
         WebhookOptions.from_dict(options, path="sinks.hook")
     assert [w for w, _ in info.value.problems] == [f"sinks.hook.{where}"]
+
+
+async def test_control_message_is_marked_and_signed(webhook_server):
+    clock = Clock()
+    async with webhook(webhook_server.url, clock) as sink:
+        await sink.send(Batch.control("webhook", 1_714_557_600_000))
+    [req] = webhook_server.received
+    assert req.header("X-Logd-Event") == "CONTROL_MESSAGE"
+    envelope = req.envelope()
+    assert envelope["messageType"] == "CONTROL_MESSAGE"
+    assert envelope["owner"] == "CloudwatchLogs"
+    assert verify(SECRET, req.headers, req.body, now=clock.now)

@@ -1,0 +1,198 @@
+"""AST -> a DuckDB boolean expression over the message column, with bound parameters.
+
+Every user value (terms, strings, numbers, regexes, JSON paths, LIKE patterns) is a
+numbered parameter `$n`; the SQL text holds only our own constants. Equal values share one
+parameter, so a selector used twice renders as the same `json_extract(...)` expression and
+DuckDB computes it once. One `<node>_sql` method per AST node (sqlglot's shape); a node
+without one raises. The result is always TRUE or FALSE, never NULL.
+
+Semantics mirror compile.py: terms via `contains`, regexes via `regexp_matches` (RE2),
+JSON via `json_valid` + `json_extract` + `json_type`, space-delimited via the same field cut
+(`fields.SPLIT_RE`) with `regexp_extract_all`.
+"""
+
+from __future__ import annotations
+
+from . import ast
+from .fields import NUMBER_RE, SPLIT_RE
+from .glob import glob_parts, like_pattern
+
+__all__ = ["to_sql"]
+
+_NUMERIC_TYPES = "('BIGINT', 'UBIGINT', 'DOUBLE')"
+_VALUE_TYPES = "('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE', 'BOOLEAN')"
+_SQL_OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+#: lambda parameter names that no real column is likely to carry
+_T, _F, _X = "__fp_t", "__fp_f", "__fp_x"
+
+
+def to_sql(pattern: ast.Pattern, column: str) -> tuple[str, list[object]]:
+    return _Compiler(column).pattern_sql(pattern)
+
+
+def quote_identifier(name: str) -> str:
+    if not name:
+        raise ValueError("the column name cannot be empty")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    """One of OUR constants as a SQL string literal (never user input)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+class _Compiler:
+    def __init__(self, column: str) -> None:
+        self.col = quote_identifier(column)
+        self.params: list[object] = []
+        self.slots: dict[tuple[type, object], int] = {}
+
+    def param(self, value: object) -> str:
+        key = (type(value), value)
+        if key not in self.slots:
+            self.params.append(value)
+            self.slots[key] = len(self.params)
+        return f"${self.slots[key]}"
+
+    def pattern_sql(self, pattern: ast.Pattern) -> tuple[str, list[object]]:
+        render = getattr(self, f"{type(pattern).__name__.lower()}_sql", None)
+        if render is None:
+            raise TypeError(f"no SQL form for {type(pattern).__name__}")
+        body: str = render(pattern)
+        return f"COALESCE(({body}), FALSE)", self.params
+
+    # -- match-all, terms, regex ---------------------------------------------------------
+
+    def matchall_sql(self, pattern: ast.MatchAll) -> str:
+        return "TRUE"
+
+    def termspattern_sql(self, pattern: ast.TermsPattern) -> str:
+        plain = [t.text for t in pattern.terms if t.kind == "plain"]
+        excluded = [t.text for t in pattern.terms if t.kind == "excluded"]
+        optional = [t.text for t in pattern.terms if t.kind == "optional"]
+        if plain or excluded:
+            if "" in excluded:
+                return "FALSE"
+            parts = [f"contains({self.col}, {self.param(t)})" for t in dict.fromkeys(plain) if t]
+            parts += [f"NOT contains({self.col}, {self.param(t)})" for t in dict.fromkeys(excluded)]
+            return " AND ".join(parts) if parts else "TRUE"
+        if "" in optional:
+            return "TRUE"
+        return " OR ".join(
+            f"contains({self.col}, {self.param(t)})" for t in dict.fromkeys(optional)
+        )
+
+    def regexpattern_sql(self, pattern: ast.RegexPattern) -> str:
+        return f"regexp_matches({self.col}, {self.param(pattern.regex.re2)})"
+
+    # -- JSON ----------------------------------------------------------------------------
+
+    def jsonpattern_sql(self, pattern: ast.JsonPattern) -> str:
+        # CASE keeps json_extract away from messages that are not JSON (it would raise).
+        return f"CASE WHEN json_valid({self.col}) THEN {self.json_sql(pattern.expr)} ELSE FALSE END"
+
+    def json_sql(self, expr: ast.JsonExpr) -> str:
+        if isinstance(expr, ast.And | ast.Or):
+            joiner = " AND " if isinstance(expr, ast.And) else " OR "
+            return "(" + joiner.join(self.json_sql(e) for e in expr.items) + ")"
+        path = self.param(_duckdb_path(expr.selector.steps))
+        nodes = f"json_extract({self.col}, {path})"
+        if expr.selector.wildcards:
+            # A list of the selected nodes; the condition holds for at least one of them.
+            if isinstance(expr, ast.NotExists):
+                return f"(COALESCE(len({nodes}), 0) = 0)"
+            test = self.node_sql(expr, _X)
+            return f"COALESCE(len(list_filter({nodes}, lambda {_X}: {test})) > 0, FALSE)"
+        return self.node_sql(expr, nodes)
+
+    def node_sql(self, cond: ast.JsonCondition, x: str) -> str:
+        """The condition on one JSON node `x` (SQL NULL when the path is missing)."""
+        if isinstance(cond, ast.NotExists):
+            return f"({x} IS NULL)"
+        kind = f"json_type({x})"
+        if isinstance(cond, ast.IsLiteral):
+            if cond.literal == "NULL":
+                return f"COALESCE({kind} = 'NULL', FALSE)"
+            want = "'true'" if cond.literal == "TRUE" else "'false'"
+            return f"COALESCE({kind} = 'BOOLEAN' AND ({x} ->> '$') = {want}, FALSE)"
+        op, value = cond.op, cond.value
+        if isinstance(value, ast.AnyValue):
+            return f"COALESCE({kind} IN {_VALUE_TYPES}, FALSE)"
+        if isinstance(value, ast.Number):
+            test = f"TRY_CAST({x} AS DOUBLE) {_SQL_OPS[op]} {self.param(value.value)}"
+            return f"COALESCE({kind} IN {_NUMERIC_TYPES} AND {test}, FALSE)"
+        text = f"({x} ->> '$')"
+        if isinstance(value, ast.Regex):
+            neg = "" if op == "=" else "NOT "
+            test = f"{neg}regexp_matches({text}, {self.param(value.re2)})"
+            return f"COALESCE({kind} = 'VARCHAR' AND {test}, FALSE)"
+        parts = glob_parts(value.text, "none" if value.quoted else "ends")
+        if parts is None:
+            test = f"{text} {_SQL_OPS[op]} {self.param(value.text)}"
+            return f"COALESCE({kind} = 'VARCHAR' AND {test}, FALSE)"
+        # A wildcard value also matches a number by its JSON text (Python's str/repr).
+        as_text = (
+            f"(CASE {kind} WHEN 'VARCHAR' THEN {text} WHEN 'DOUBLE' THEN "
+            f"CAST(TRY_CAST({x} AS DOUBLE) AS VARCHAR) ELSE CAST({x} AS VARCHAR) END)"
+        )
+        neg = "" if op == "=" else "NOT "
+        like = f"{as_text} {neg}LIKE {self.param(like_pattern(parts))} ESCAPE '\\'"
+        return f"COALESCE({kind} IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE') AND {like}, FALSE)"
+
+    # -- space-delimited -----------------------------------------------------------------
+
+    def spacepattern_sql(self, pattern: ast.SpacePattern) -> str:
+        n = len(pattern.slots)
+        k = pattern.ellipsis_index
+        tests = [f"len({_F}) = {n}" if k is None else f"len({_F}) >= {n - 1}"]
+        for i, slot in enumerate(pattern.slots):
+            if isinstance(slot, ast.Field) and slot.condition is not None:
+                index = i + 1 if k is None or i < k else i - n  # DuckDB lists: 1-based, -1 last
+                tests.append(self.field_sql(slot.condition, f"{_F}[{index}]"))
+        if len(tests) == 1 and k is not None and n == 1:
+            return "TRUE"  # `[...]`: any message
+        strip = (
+            f"CASE WHEN starts_with({_T}, '[') OR starts_with({_T}, '\"') THEN "
+            f"substr({_T}, 2, length({_T}) - 1 - CAST(length({_T}) > 1 AND ends_with({_T}, "
+            f"CASE WHEN starts_with({_T}, '[') THEN ']' ELSE '\"' END) AS INTEGER)) ELSE {_T} END"
+        )
+        cut = f"regexp_extract_all({self.col}, {_lit(SPLIT_RE)})"
+        fields = f"list_transform({cut}, lambda {_T}: {strip})"
+        body = " AND ".join(f"COALESCE({t}, FALSE)" for t in tests)
+        return f"list_transform([{fields}], lambda {_F}: {body})[1]"
+
+    def field_sql(self, expr: ast.FieldExpr, v: str) -> str:
+        if isinstance(expr, ast.FieldAnd | ast.FieldOr):
+            joiner = " AND " if isinstance(expr, ast.FieldAnd) else " OR "
+            return "(" + joiner.join(self.field_sql(e, v) for e in expr.items) + ")"
+        op, value = expr.op, expr.value
+        if isinstance(value, ast.Number):
+            otherwise = "TRUE" if op == "!=" else "FALSE"
+            test = f"TRY_CAST({v} AS DOUBLE) {_SQL_OPS[op]} {self.param(value.value)}"
+            return (
+                f"(CASE WHEN regexp_full_match({v}, {_lit(NUMBER_RE)}) THEN "
+                f"COALESCE({test}, FALSE) ELSE {otherwise} END)"
+            )
+        neg = "" if op == "=" else "NOT "
+        if isinstance(value, ast.Regex):
+            return f"({neg}regexp_matches({v}, {self.param(value.re2)}))"
+        text = value.text if isinstance(value, ast.Text) else "*"
+        quoted = isinstance(value, ast.Text) and value.quoted
+        parts = glob_parts(text, "none" if quoted else "anywhere")
+        if parts is None:
+            return f"({v} {_SQL_OPS[op]} {self.param(text)})"
+        return f"({v} {neg}LIKE {self.param(like_pattern(parts))} ESCAPE '\\')"
+
+
+def _duckdb_path(steps: tuple[ast.Step, ...]) -> str:
+    out = ["$"]
+    for step in steps:
+        if isinstance(step, ast.Member):
+            out.append('."' + step.name.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        elif isinstance(step, ast.Index):
+            out.append(f"[{step.index}]")
+        elif isinstance(step, ast.AnyIndex):
+            out.append("[*]")
+        else:
+            out.append(".*")
+    return "".join(out)

@@ -1,0 +1,161 @@
+"""Reading a task's events in bounded pieces, each stream in (timestamp, seq) order.
+
+Pass 1 scans only `stream` and `timestamp` to count events per stream; the plan then
+groups small streams into one scan and cuts a big stream into time windows, so no scan
+holds more than about `scan_chunk_events` events (a window never splits equal
+timestamps, since scans select by time). Pass 2 reads each unit with every column,
+sorts it in Arrow and yields one stream run at a time, streams in name order.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+if TYPE_CHECKING:
+    from logd.export.tasks import EventReader
+
+
+@dataclass(frozen=True, slots=True)
+class ScanUnit:
+    streams: tuple[str, ...]
+    start_ms: int
+    end_ms: int  # exclusive
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    units: tuple[ScanUnit, ...]
+    events: int
+    streams: int
+
+
+COLUMNS = ("stream", "timestamp", "seq", "message")
+
+
+def _table(batches: Iterator[pa.RecordBatch], columns: Sequence[str]) -> pa.Table:
+    selected = [batch.select(list(columns)) for batch in batches if batch.num_rows]
+    if not selected:
+        return pa.table({c: pa.array([], _TYPES[c]) for c in columns})
+    return pa.Table.from_batches(selected)
+
+
+_TYPES = {"stream": pa.string(), "timestamp": pa.int64(), "seq": pa.int64(), "message": pa.string()}
+
+
+def make_plan(
+    reader: EventReader,
+    group: str,
+    start_ms: int,
+    end_ms: int,
+    stream_prefix: str | None,
+    chunk_events: int,
+) -> Plan:
+    """`end_ms` exclusive. Streams outside the prefix are dropped here too, so a reader
+    that ignores `stream_prefix` still gives the right export."""
+    table = _table(
+        reader(
+            [group], start_ms, end_ms, stream_prefix=stream_prefix, columns=("stream", "timestamp")
+        ),
+        ("stream", "timestamp"),
+    )
+    if stream_prefix:
+        table = table.filter(pc.starts_with(table["stream"], stream_prefix))
+    table = table.filter(
+        pc.and_(pc.greater_equal(table["timestamp"], start_ms), pc.less(table["timestamp"], end_ms))
+    )
+    if table.num_rows == 0:
+        return Plan(units=(), events=0, streams=0)
+    table = table.sort_by([("stream", "ascending"), ("timestamp", "ascending")])
+    names = table["stream"].combine_chunks()
+    stamps = table["timestamp"].to_numpy()
+    # Run boundaries of each stream in the sorted table.
+    changes = np.flatnonzero(
+        pc.not_equal(names[1:], names[:-1]).to_numpy(zero_copy_only=False)
+    ).tolist()
+    starts = [0, *(i + 1 for i in changes)]
+    ends = [*starts[1:], len(names)]
+    units: list[ScanUnit] = []
+    packed: list[str] = []
+    packed_events = 0
+
+    def flush_packed() -> None:
+        nonlocal packed, packed_events
+        if packed:
+            units.append(ScanUnit(tuple(packed), start_ms, end_ms, packed_events))
+        packed, packed_events = [], 0
+
+    for first, last in zip(starts, ends, strict=True):
+        name = names[first].as_py()
+        count = last - first
+        if count <= chunk_events:
+            if packed_events + count > chunk_events:
+                flush_packed()
+            packed.append(name)
+            packed_events += count
+            continue
+        flush_packed()
+        units.extend(_windows(name, stamps[first:last], start_ms, end_ms, chunk_events))
+    flush_packed()
+    return Plan(units=tuple(units), events=table.num_rows, streams=len(starts))
+
+
+def _windows(
+    name: str, stamps: np.ndarray, start_ms: int, end_ms: int, chunk_events: int
+) -> list[ScanUnit]:
+    cuts = sorted({int(stamps[i]) for i in range(chunk_events, len(stamps), chunk_events)})
+    edges = [start_ms, *(c for c in cuts if c > start_ms), end_ms]
+    out = []
+    for low, high in itertools.pairwise(edges):
+        lo = int(np.searchsorted(stamps, low, side="left"))
+        hi = int(np.searchsorted(stamps, high, side="left"))
+        out.append(ScanUnit((name,), low, high, hi - lo))
+    return out
+
+
+def read_runs(
+    reader: EventReader, group: str, unit: ScanUnit
+) -> Iterator[tuple[str, np.ndarray, np.ndarray, pa.ChunkedArray]]:
+    """(stream, timestamps, seqs, messages) per stream of the unit, each sorted."""
+    table = _table(
+        reader([group], unit.start_ms, unit.end_ms, streams=list(unit.streams), columns=COLUMNS),
+        COLUMNS,
+    )
+    wanted = pa.array(unit.streams, pa.string())
+    table = table.filter(
+        pc.and_(
+            pc.is_in(table["stream"], value_set=wanted),
+            pc.and_(
+                pc.greater_equal(table["timestamp"], unit.start_ms),
+                pc.less(table["timestamp"], unit.end_ms),
+            ),
+        )
+    )
+    if table.num_rows == 0:
+        return
+    table = table.sort_by(
+        [("stream", "ascending"), ("timestamp", "ascending"), ("seq", "ascending")]
+    )
+    names = table["stream"].combine_chunks()
+    changes = np.flatnonzero(
+        pc.not_equal(names[1:], names[:-1]).to_numpy(zero_copy_only=False)
+    ).tolist()
+    starts = [0, *(i + 1 for i in changes)]
+    ends = [*starts[1:], table.num_rows]
+    stamps = table["timestamp"].to_numpy()
+    seqs = table["seq"].to_numpy()
+    messages = table["message"]
+    for first, last in zip(starts, ends, strict=True):
+        yield (
+            names[first].as_py(),
+            stamps[first:last],
+            seqs[first:last],
+            messages.slice(first, last - first),
+        )

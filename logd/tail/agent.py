@@ -110,6 +110,7 @@ class TailAgent:
         self._inotify: Inotify | None = None
         self._unreadable: set[str] = set()
         self._misses: dict[str, int] = {}
+        self._scans = 0
         self._origins: dict[tuple[str, str], list[TailedFile]] = {}
         self.first_scan_done = asyncio.Event()
 
@@ -305,13 +306,22 @@ class TailAgent:
             for path in discovery.scan(entry.options.paths, entry.options.exclude):
                 current = self._by_path.get(path)
                 if current is not None and not current.rotated and not current.gone:
-                    continue
+                    try:
+                        st = os.stat(path)
+                    except OSError:
+                        continue
+                    if (st.st_dev, st.st_ino) == current.identity:
+                        continue
+                    current.rotated = True  # the path names another file now
+                    current.rotated_at_scan = self._scans
+                    del self._by_path[path]
                 f = self._adopt(entry, path, at_start=False, first_start=False)
                 if f is not None:
                     seen.add(f.key)
             await asyncio.sleep(0)
         if self._stored:
             await self._collect_stored(seen, first=False)
+        self._scans += 1
         self._refresh_watches()
 
     def _refresh_watches(self) -> None:
@@ -352,9 +362,10 @@ class TailAgent:
         if f.fd is None and not self._reopen(f):
             return False
         now = self.clock.monotonic()
-        final = (f.rotated or f.deleted_at is not None) and (
-            now - f.last_growth >= opts.rotate_wait_ms / 1000
-        )
+        # Out of the glob for good: deleted, or rotated and a whole scan since has not
+        # found it under another matching name; then idle for rotate_wait.
+        out = f.deleted_at is not None or (f.rotated and self._scans >= f.rotated_at_scan + 2)
+        final = out and now - f.last_growth >= opts.rotate_wait_ms / 1000
         try:
             size_before = f.size
             result = await turn(
@@ -472,6 +483,8 @@ class TailAgent:
                         f.rotated = True
                     except OSError:
                         pass
+                    if f.rotated:
+                        f.rotated_at_scan = self._scans
                     if f.rotated and self._by_path.get(f.path) is f:
                         del self._by_path[f.path]
                         self._bump("rotations_total")

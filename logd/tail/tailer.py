@@ -74,6 +74,7 @@ class TailedFile:
     open_group: bool = False
     dirty: bool = True
     mtime_ns: int = 0
+    rotated_at_scan: int = 0
 
     @property
     def key(self) -> str:

@@ -17,8 +17,8 @@ from logd.tail.options import agent_from_mapping
 from tests.logd.tail.support import DurableLog
 
 
-async def main(config: Path, log_path: Path) -> None:
-    options = agent_from_mapping(orjson.loads(config.read_bytes()))
+async def main(options_doc: bytes, log_path: Path) -> None:
+    options = agent_from_mapping(orjson.loads(options_doc))
     log = DurableLog(log_path)
     try:
         agent = TailAgent(options, log.emit, log.checkpoints(), SystemClock())
@@ -28,4 +28,4 @@ async def main(config: Path, log_path: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1]), Path(sys.argv[2])))
+    asyncio.run(main(Path(sys.argv[1]).read_bytes(), Path(sys.argv[2])))

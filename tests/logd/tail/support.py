@@ -13,7 +13,9 @@ processes' command lines, and the shared-tools loader.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
+import itertools
 import os
 import re
 import struct
@@ -44,7 +46,8 @@ def shared_tool(name: str) -> ModuleType:
     if not path.exists():
         pytest.skip(f"shared tool {path} is absent")
     spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -184,7 +187,7 @@ def check(stored: Iterable[str], expected: dict[str, int]) -> dict[str, Verdict]
         unique = set(seqs)
         v.duplicates = len(seqs) - len(unique)
         v.missing = sum(1 for n in range(1, expected.get(src, 0) + 1) if n not in unique)
-        v.out_of_order = sum(1 for a, b in zip(seqs, seqs[1:], strict=False) if b < a)
+        v.out_of_order = sum(1 for a, b in itertools.pairwise(seqs) if b < a)
         out[src] = v
     return out
 
@@ -212,10 +215,10 @@ def write_config(path: Path, agent: dict[str, Any], tails: list[dict[str, Any]])
     return path
 
 
-async def wait_for(predicate: Any, *, timeout: float = 30.0, what: str = "condition") -> None:
+async def wait_for(predicate: Any, *, limit_s: float = 30.0, what: str = "condition") -> None:
     """Poll `predicate()` until true; fail (not hang) after a generous liveness bound."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + limit_s
     while not predicate():
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
@@ -248,15 +251,13 @@ class Running:
     async def __aexit__(self, *exc: object) -> None:
         assert self._task is not None
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        except asyncio.CancelledError:
-            pass
         self.log.close()
 
     def messages(self) -> list[str]:
         return messages(self.log_path)
 
-    async def wait_messages(self, n: int, timeout: float = 30.0) -> list[str]:
-        await wait_for(lambda: len(self.messages()) >= n, timeout=timeout, what=f"{n} messages")
+    async def wait_messages(self, n: int, limit_s: float = 30.0) -> list[str]:
+        await wait_for(lambda: len(self.messages()) >= n, limit_s=limit_s, what=f"{n} messages")
         return self.messages()

@@ -1,0 +1,199 @@
+"""Options of the tail agent: one `[[tail]]` entry (`TailOptions`) and the agent (`AgentOptions`).
+
+One field per config key, each with a default and a docstring; `validate()` checks what
+crosses fields. `from_mapping` refuses unknown keys and lists the allowed ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from logd.model import EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES
+
+#: CloudWatch's largest message: one event of a full batch (1 MiB minus 26 bytes).
+MAX_EVENT_BYTES = MAX_BATCH_BYTES - EVENT_OVERHEAD_BYTES
+
+ReadFrom = Literal["head", "tail"]
+LongLines = Literal["split", "truncate", "drop"]
+OutOfWindow = Literal["drop", "read_time", "keep"]
+WatchMode = Literal["auto", "inotify", "poll"]
+
+
+class OptionsError(ValueError):
+    """A config value is wrong; the message names the key path."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TailOptions:
+    """One `[[tail]]` entry: which files, where their events go, how lines become events."""
+
+    id: str = ""
+    """Stable id of this entry; checkpoints are namespaced by it (default: the log group)."""
+    paths: tuple[str, ...] = ()
+    """Globs of files to follow; `**` matches any number of directories."""
+    exclude: tuple[str, ...] = ("*.gz", "*.zst", "*.xz", "*.bz2")
+    """Globs (matched against the full path and the file name) never followed."""
+    log_group: str = ""
+    """Log group the events go to (may use the stream template fields)."""
+    log_stream: str = "{hostname}/{filename}"
+    """Stream name template: {hostname} {local_hostname} {filename} {path} {instance_id}
+    {ip_address} {date:%Y-%m-%d}."""
+    encoding: str = "utf-8"
+    """Python codec of the file; invalid bytes become U+FFFD and are counted."""
+    read_from: ReadFrom = "head"
+    """Where files found at the entry's first start (no state at all) begin: head or tail.
+    Files discovered later are always read from the head; saved state always wins."""
+    ignore_older_s: float = 0.0
+    """If > 0, files whose mtime is older than this when first seen are remembered at
+    their current size instead of being read (0 = off)."""
+    multiline_start_pattern: str = ""
+    """RE2 pattern a line matching which starts a new event; other lines continue it.
+    `{timestamp_format}` stands for the entry's timestamp_format as a pattern."""
+    multiline_flush_timeout_ms: int = 1000
+    """An open multi-line event is emitted after this long without new bytes."""
+    multiline_max_lines: int = 500
+    """A multi-line event is cut after this many lines."""
+    max_event_bytes: int = MAX_EVENT_BYTES
+    """Largest message in UTF-8 bytes (CloudWatch: 1 MiB - 26)."""
+    long_lines: LongLines = "split"
+    """Lines over max_event_bytes: split into parts sharing a timestamp, truncate (with
+    the marker) or drop. Each is counted; the file keeps being tailed."""
+    truncate_marker: str = "[truncated]"
+    """Appended to a line cut by long_lines = "truncate"."""
+    timestamp_format: str = ""
+    """strftime format (%Y %m %d %H %M %S %f %z %b ...), or epoch_s, epoch_ms, epoch_us,
+    epoch_ns, rfc3339. Empty: the read time."""
+    timestamp_key: str = ""
+    """Dotted JSON path holding the timestamp (the line must be a JSON object)."""
+    timezone: str = "utc"
+    """Zone of timestamps without an offset: utc, local or an IANA name."""
+    out_of_window: OutOfWindow = "drop"
+    """Events older than 14 days or newer than now + 2 h: drop (counted), read_time
+    (stamped with the read time, counted) or keep (left to the store, which rejects them)."""
+
+    def validate(self, where: str = "tail") -> None:
+        if not self.paths:
+            raise OptionsError(f"{where}.paths: at least one glob is required")
+        if not self.log_group:
+            raise OptionsError(f"{where}.log_group: required")
+        if not 1 <= self.max_event_bytes <= MAX_EVENT_BYTES:
+            raise OptionsError(f"{where}.max_event_bytes: must be in 1..{MAX_EVENT_BYTES}")
+        if self.long_lines == "truncate" and len(self.truncate_marker.encode()) >= (
+            self.max_event_bytes
+        ):
+            raise OptionsError(f"{where}.truncate_marker: longer than max_event_bytes")
+        if self.multiline_max_lines < 1:
+            raise OptionsError(f"{where}.multiline_max_lines: must be >= 1")
+        if self.multiline_flush_timeout_ms < 0:
+            raise OptionsError(f"{where}.multiline_flush_timeout_ms: must be >= 0")
+        try:
+            "".encode(self.encoding)
+        except LookupError:
+            raise OptionsError(f"{where}.encoding: unknown codec {self.encoding!r}") from None
+
+    @property
+    def source_id(self) -> str:
+        return self.id or self.log_group
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentOptions:
+    """The agent as a whole (`[agent]`): scanning, budgets, and for `logd agent`, shipping."""
+
+    scan_interval_ms: int = 1000
+    """Glob re-scan and stat reconcile period; alone it is correct (inotify only speeds up)."""
+    watch_mode: WatchMode = "auto"
+    """auto (inotify unless the file system is a network or FUSE one), inotify or poll."""
+    max_open_files: int = 512
+    """Budget of open descriptors; least recently active idle files are closed first."""
+    read_chunk_bytes: int = 1 << 20
+    """Bytes read per file per turn (fair scheduling across files)."""
+    workers: int = 8
+    """Files read and emitted concurrently (each waits for its own emit)."""
+    rotate_wait_ms: int = 5000
+    """A renamed or deleted file is kept open this long after its last byte was read."""
+    deleted_hold_max_ms: int = 600_000
+    """A deleted file held open by backpressure is released after this long; its unread
+    bytes are counted as lost."""
+    instance_id: str = ""
+    """{instance_id} in templates (default: /etc/machine-id, else the hostname)."""
+    hostname: str = ""
+    """{hostname} in templates (default: the machine's host name)."""
+    # `logd agent` (shipper) only:
+    endpoint_url: str = ""
+    """PutLogEvents endpoint (a remote logd or CloudWatch Logs); empty: AWS for region."""
+    region: str = "us-east-1"
+    """SigV4 region."""
+    state_file: Path = Path("logd-agent.state")
+    """`logd agent` only: checkpoints saved after each acknowledged PutLogEvents."""
+    batch_wait_ms: int = 200
+    """`logd agent` only: longest wait to fill a PutLogEvents batch."""
+    max_retries: int = 0
+    """`logd agent` only: retries of a failing request before giving up (0 = forever)."""
+    tails: tuple[TailOptions, ...] = field(default_factory=tuple)
+    """The `[[tail]]` entries."""
+
+    def validate(self) -> None:
+        if self.scan_interval_ms < 10:
+            raise OptionsError("agent.scan_interval_ms: must be >= 10")
+        if self.max_open_files < 4:
+            raise OptionsError("agent.max_open_files: must be >= 4")
+        if self.read_chunk_bytes < MAX_BATCH_BYTES:
+            raise OptionsError(f"agent.read_chunk_bytes: must be >= {MAX_BATCH_BYTES}")
+        if self.workers < 1:
+            raise OptionsError("agent.workers: must be >= 1")
+        ids = [t.source_id for t in self.tails]
+        for i, tail in enumerate(self.tails):
+            tail.validate(f"tail[{i}]")
+            if ids.count(tail.source_id) > 1:
+                raise OptionsError(f"tail[{i}].id: {tail.source_id!r} is used twice")
+
+
+T = TypeVar("T", TailOptions, AgentOptions)
+
+
+def from_mapping(cls: type[T], data: Mapping[str, Any], where: str) -> T:
+    """Build `cls` from a TOML table, refusing unknown keys (the message lists the allowed)."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in fields or key == "tails":
+            allowed = ", ".join(sorted(k for k in fields if k != "tails"))
+            raise OptionsError(f"{where}.{key}: unknown key; allowed: {allowed}")
+        default = getattr(cls(), key)
+        if isinstance(default, tuple):
+            if isinstance(value, str):
+                value = (value,)
+            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+                raise OptionsError(f"{where}.{key}: expected a list of strings")
+            value = tuple(value)
+        elif isinstance(default, Path):
+            value = Path(value)
+        elif isinstance(default, bool) or not isinstance(value, type(default)):
+            if isinstance(default, float) and isinstance(value, int):
+                value = float(value)
+            else:
+                raise OptionsError(
+                    f"{where}.{key}: expected {type(default).__name__}, got {value!r}"
+                )
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def agent_from_mapping(data: Mapping[str, Any]) -> AgentOptions:
+    """`{"agent": {...}, "tail": [{...}, ...]}` (a parsed TOML file) → validated options."""
+    unknown = set(data) - {"agent", "tail"}
+    if unknown:
+        raise OptionsError(f"{sorted(unknown)[0]}: unknown table; allowed: agent, tail")
+    tails = tuple(
+        from_mapping(TailOptions, entry, f"tail[{i}]")
+        for i, entry in enumerate(data.get("tail", []))
+    )
+    agent = from_mapping(AgentOptions, data.get("agent", {}), "agent")
+    agent = dataclasses.replace(agent, tails=tails)
+    agent.validate()
+    return agent

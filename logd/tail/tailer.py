@@ -1,0 +1,291 @@
+"""One followed file: its open descriptor, its settled checkpoint, and one read turn.
+
+A turn reads at most `read_chunk_bytes` from the checkpoint offset, frames and decodes
+them, groups multi-line events, stamps times, cuts the events into batches that obey
+PutLogEvents' rules (1 MiB with 26 bytes per event, 10,000 events, non-decreasing
+timestamps, a 24 h span), and emits the batches in file order, each with the checkpoint
+of the file just after its last event. The in-memory checkpoint advances only after
+`emit` returns, so what is durable and what the tailer believes never disagree.
+"""
+
+from __future__ import annotations
+
+import os
+from bisect import bisect_right
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from itertools import accumulate, pairwise, repeat
+from operator import add
+
+from logd.model import (
+    DAY_MS,
+    EVENT_OVERHEAD_BYTES,
+    HOUR_MS,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+    InputEvents,
+)
+from logd.tail.checkpoint import NORMAL, SPLITTING, FileCheckpoint, file_key
+from logd.tail.fingerprint import HEAD_BYTES, matches, read_head
+from logd.tail.multiline import Multiline
+from logd.tail.options import TailOptions
+from logd.tail.reader import Framer
+from logd.tail.timestamps import TimestampParser
+
+Emit = Callable[[str, str, InputEvents, tuple[str, bytes]], Awaitable[None]]
+TOO_OLD_MS = 14 * DAY_MS
+TOO_NEW_MS = 2 * HOUR_MS
+
+
+@dataclass(slots=True)
+class Entry:
+    """A `[[tail]]` entry compiled: its options and the parsers its files share."""
+
+    options: TailOptions
+    group: str
+    multiline: Multiline | None
+    timestamps: TimestampParser | None
+
+    @property
+    def source_id(self) -> str:
+        return self.options.source_id
+
+
+@dataclass(slots=True, eq=False)
+class TailedFile:
+    entry: Entry
+    path: str
+    stream: str
+    group: str
+    cp: FileCheckpoint
+    framer: Framer
+    fd: int | None = None
+    size: int = 0
+    """Size at the last stat or read."""
+    last_growth: float = 0.0
+    last_active: float = 0.0
+    rotated: bool = False
+    """The path no longer names this file (renamed out of the glob, or replaced)."""
+    deleted_at: float | None = None
+    gone: bool = False
+    """Finished for good (drained and released, or given up)."""
+    queued: bool = False
+    busy: bool = False
+    open_group: bool = False
+    dirty: bool = True
+    mtime_ns: int = 0
+    rotated_at_scan: int = 0
+
+    @property
+    def key(self) -> str:
+        return file_key(self.entry.source_id, self.cp.dev, self.cp.ino)
+
+    @property
+    def identity(self) -> tuple[int, int]:
+        return (self.cp.dev, self.cp.ino)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+@dataclass(slots=True)
+class TurnResult:
+    more: bool = False
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+def _bump(counters: dict[str, int], name: str, n: int = 1) -> None:
+    if n:
+        counters[name] = counters.get(name, 0) + n
+
+
+def check_generation(f: TailedFile, counters: dict[str, int]) -> None:
+    """Size below the offset is a truncation; a changed head is a new generation."""
+    if f.fd is None:
+        raise ValueError("check_generation needs an open file")
+    st = os.fstat(f.fd)
+    f.size, f.mtime_ns = st.st_size, st.st_mtime_ns
+    cp = f.cp
+    if st.st_size < cp.offset:
+        _bump(counters, "truncations_total")
+        f.cp = replace(cp, offset=0, line_state=NORMAL, part=0, head=read_head(f.fd, st.st_size))
+    elif not matches(f.fd, cp.head):
+        _bump(counters, "rewrites_total")
+        f.cp = replace(cp, offset=0, line_state=NORMAL, part=0, head=read_head(f.fd, st.st_size))
+    elif cp.head.length < HEAD_BYTES and st.st_size > cp.head.length:
+        f.cp = replace(cp, head=read_head(f.fd, st.st_size))
+
+
+async def turn(
+    f: TailedFile,
+    emit: Emit,
+    *,
+    chunk: int,
+    now_ms: int,
+    now: float,
+    final: bool,
+    flush_after_s: float,
+) -> TurnResult:
+    """Read, frame and emit what one turn allows; see the module docstring."""
+    if f.fd is None:
+        raise ValueError("turn needs an open file")
+    res = TurnResult()
+    c = res.counters
+    check_generation(f, c)
+    cp = f.cp
+    start = cp.offset
+    data = os.pread(f.fd, chunk, start)
+    if len(data):
+        f.last_active = now
+    full = len(data) == chunk
+    records = f.framer.frame(data, start, cp.line_state, final=final)
+    for action, n in records.long_lines.items():
+        _bump(c, f"long_lines_{action}_total", n)
+    messages, bad = f.framer.decode(records)
+    if start == 0 and messages and f.framer.unit == 2:
+        messages[0] = messages[0].lstrip("\ufeff")
+    _bump(c, "decode_errors_total", bad)
+    ends, cont = records.ends, records.cont
+    settled, line_state = records.settled, records.line_state
+    _bump(c, "read_lines_total", len(messages))
+    ml = f.entry.multiline
+    f.open_group = False
+    if ml is not None and messages:
+        flush = final or line_state != NORMAL or (now - f.last_growth) >= flush_after_s
+        flush = flush or (full and records.settled - start >= f.framer.cap)
+        grouped = ml.group(messages, ends, cont, start, flush=flush)
+        messages, ends, cont = grouped.messages, grouped.ends, grouped.cont
+        if grouped.open_start is not None:
+            settled, line_state, f.open_group = grouped.open_start, NORMAL, True
+    timestamps = _stamp(f, messages, cont, now_ms, c)
+    keep = _admit(f.entry.options.out_of_window, messages, timestamps, now_ms, c)
+    if keep is not None:
+        messages = [m for m, k in zip(messages, keep, strict=True) if k]
+        timestamps = [t for t, k in zip(timestamps, keep, strict=True) if k]
+        ends = [e for e, k in zip(ends, keep, strict=True) if k]
+        if cont is not None:
+            cont = [x for x, k in zip(cont, keep, strict=True) if k]
+    await _emit_batches(f, emit, messages, timestamps, ends, cont, settled, line_state, c)
+    res.more = full and settled > start
+    return res
+
+
+def _stamp(
+    f: TailedFile, messages: list[str], cont: list[bool] | None, now_ms: int, c: dict[str, int]
+) -> list[int]:
+    parser = f.entry.timestamps
+    read_ms = max(now_ms, f.cp.last_ts)  # read times never go backwards within a file
+    if parser is None:
+        return [read_ms] * len(messages)
+    out: list[int] = []
+    failed = 0
+    prev = f.cp.part_ts if f.cp.line_state == SPLITTING else read_ms
+    parse = parser.parse
+    for i, msg in enumerate(messages):
+        if cont is not None and cont[i]:
+            out.append(prev)
+            continue
+        ts = parse(msg, read_ms)
+        if ts is None:
+            failed += 1
+            ts = read_ms
+        out.append(ts)
+        prev = ts
+    _bump(c, "timestamp_failures_total", failed)
+    return out
+
+
+def _admit(
+    policy: str, messages: list[str], ts: list[int], now_ms: int, c: dict[str, int]
+) -> list[bool] | None:
+    """Which events go on: empty messages never (CloudWatch refuses them); events outside
+    the acceptance window per the entry's policy. None: all of them (the usual case)."""
+    if not messages:
+        return None
+    low, high = now_ms - TOO_OLD_MS, now_ms + TOO_NEW_MS
+    empty = "" in messages
+    outside = policy != "keep" and (min(ts) < low or max(ts) > high)
+    if not empty and not outside:
+        return None
+    keep = [True] * len(messages)
+    for i, msg in enumerate(messages):
+        if not msg:
+            keep[i] = False
+            _bump(c, "empty_lines_total")
+        elif outside and not low <= ts[i] <= high:
+            _bump(c, "out_of_window_total")
+            if policy == "drop":
+                keep[i] = False
+                _bump(c, "out_of_window_dropped_total")
+            else:
+                ts[i] = now_ms
+    return keep
+
+
+def _cuts(messages: list[str], ts: list[int], monotone: bool) -> list[int]:
+    """Exclusive end indices of batches obeying PutLogEvents' limits, in order."""
+    n = len(messages)
+    sizes = list(accumulate(map(add, map(len, messages), repeat(EVENT_OVERHEAD_BYTES)), initial=0))
+    if not "".join(messages).isascii():
+        sizes = list(
+            accumulate((len(m.encode()) + EVENT_OVERHEAD_BYTES for m in messages), initial=0)
+        )
+    ordered = monotone or all(a <= b for a, b in pairwise(ts))
+    cuts: list[int] = []
+    i = 0
+    while i < n:
+        j = bisect_right(sizes, sizes[i] + MAX_BATCH_BYTES) - 1
+        j = min(j, i + MAX_BATCH_EVENTS, n)
+        j = max(j, i + 1)
+        if not monotone and (not ordered or ts[j - 1] - ts[i] > DAY_MS):
+            lo = hi = ts[i]
+            k = i + 1
+            while k < j and ts[k] >= ts[k - 1] and max(hi, ts[k]) - lo <= DAY_MS:
+                hi = max(hi, ts[k])
+                k += 1
+            j = k
+        cuts.append(j)
+        i = j
+    return cuts
+
+
+async def _emit_batches(
+    f: TailedFile,
+    emit: Emit,
+    messages: list[str],
+    ts: list[int],
+    ends: list[int],
+    cont: list[bool] | None,
+    settled: int,
+    line_state: int,
+    c: dict[str, int],
+) -> None:
+    cp = f.cp
+    if not messages:
+        if settled != cp.offset or line_state != cp.line_state:
+            new = replace(cp, offset=settled, line_state=line_state)
+            await emit(f.group, f.stream, InputEvents(), (f.key, new.encode()))
+            f.cp = new
+        return
+    read_times = f.entry.timestamps is None
+    cuts = _cuts(messages, ts, read_times)
+    start = 0
+    for n, end in enumerate(cuts):
+        last = n == len(cuts) - 1
+        if last:
+            offset, state = settled, line_state
+        else:
+            offset = ends[end - 1]
+            state = SPLITTING if cont is not None and cont[end] else NORMAL
+        last_ts = max(cp.last_ts, ts[end - 1]) if read_times else cp.last_ts
+        new = replace(cp, offset=offset, line_state=state, last_ts=last_ts)
+        if state == SPLITTING:
+            new.part_ts = ts[end - 1]
+        batch = InputEvents(ts[start:end], messages[start:end])
+        await emit(f.group, f.stream, batch, (f.key, new.encode()))
+        f.cp = cp = new
+        _bump(c, "events_total", end - start)
+        _bump(c, "emits_total")
+        start = end

@@ -1,0 +1,132 @@
+"""One started sink per configured destination, shared by its subscriptions.
+
+The host is where a sink meets logd: it serialises `send` (the contract says never
+concurrently on one instance), bounds every call with a timeout, turns the sink's
+outcome into a `Classified` for the dispatcher, and keeps a misbehaving plugin (one that
+raises anything, hangs or never starts) from hurting anyone but its own subscriptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from logd.model import event_id
+from logd.subscriptions.dispatcher import Classified, Outcome, PendingBatch
+from sinks import AuthorizationError, Batch, FatalError, RetryableError, Sink
+
+log = logging.getLogger("logd.subscriptions")
+
+#: How long an authorisation failure pauses a subscription (CloudWatch's PAUSED_AUTH).
+AUTH_PAUSE_S = 600.0
+
+
+class SinkHost:
+    def __init__(
+        self,
+        name: str,
+        sink: Sink[Any],
+        *,
+        owner: str,
+        rendering_type: str,
+        send_timeout_s: float,
+        start_retry_s: float = 5.0,
+    ) -> None:
+        self.name = name
+        self.sink = sink
+        self.owner = owner
+        self.type = rendering_type
+        self._timeout = send_timeout_s
+        self._start_retry_s = start_retry_s
+        self._lock = asyncio.Lock()
+        self._started = False
+        self._closed = False
+
+    async def _ensure_started(self) -> Classified | None:
+        if self._started:
+            return None
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self.sink.start()
+        except Exception as exc:  # a plugin may raise anything; it must not kill us
+            return Classified(
+                Outcome.RETRY,
+                reason=f"start failed: {_describe(exc)}",
+                error_class="start",
+                retry_after=self._start_retry_s,
+            )
+        self._started = True
+        return None
+
+    def to_batch(self, pending: PendingBatch, attempt: int, filter_name: str) -> Batch:
+        return Batch(
+            owner=self.owner,
+            group=pending.group,
+            stream=pending.stream,
+            subscription_filters=(filter_name,),
+            subscription=pending.subscription,
+            ids=[event_id(s) for s in pending.seqs],
+            timestamps=pending.timestamps,
+            messages=pending.messages,
+            ingestion_times=pending.ingestion_times,
+            attempt=attempt,
+        )
+
+    async def send(self, batch: Batch) -> Classified:
+        """One attempt; never raises except CancelledError."""
+        async with self._lock:
+            if self._closed:
+                return Classified(Outcome.RETRY, reason="sink closed", error_class="closed")
+            failed_start = await self._ensure_started()
+            if failed_start is not None:
+                return failed_start
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await self.sink.send(batch)
+            except TimeoutError:
+                return Classified(
+                    Outcome.RETRY,
+                    reason=f"send timed out after {self._timeout}s",
+                    error_class="timeout",
+                )
+            except AuthorizationError as exc:
+                return Classified(
+                    Outcome.RETRY,
+                    reason=str(exc),
+                    error_class="authorization",
+                    retry_after=exc.retry_after,
+                    pause_s=AUTH_PAUSE_S,
+                )
+            except RetryableError as exc:
+                return Classified(
+                    Outcome.RETRY,
+                    reason=str(exc),
+                    error_class=type(exc).__name__,
+                    retry_after=exc.retry_after,
+                )
+            except FatalError as exc:
+                return Classified(Outcome.FATAL, reason=str(exc), error_class=type(exc).__name__)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                return Classified(Outcome.RETRY, reason=_describe(exc), error_class="unclassified")
+        return Classified(Outcome.OK)
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self.sink.close()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("sink close failed", extra={"sink": self.name, "error": _describe(exc)})
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,117 @@
+"""A sink behind its host: errors classified, hangs bounded, plugins kept in their lane (R-26)."""
+
+import asyncio
+import random
+
+import pytest
+
+from logd.clock import SystemClock
+from logd.subscriptions.deadletter import DeadLetterStore
+from logd.subscriptions.dispatcher import Dispatcher, Outcome, PendingBatch
+from logd.subscriptions.options import SubscriptionOptions
+from logd.subscriptions.sinkhost import SinkHost
+from sinks import FatalError, PayloadTooLargeError, RetryableError, Sink, SinkOptions
+from sinks.testing import RecordingSink
+from tests.logd.subscriptions.test_dispatcher import ListFeed, matcher, records
+
+
+def pending(n=3):
+    p = PendingBatch("sub", "g", "s")
+    p.seqs = list(range(1, n + 1))
+    p.timestamps = [10] * n
+    p.ingestion_times = [11] * n
+    p.messages = [f"m{i}" for i in range(n)]
+    return p
+
+
+def host_for(sink, timeout=0.5):
+    return SinkHost(
+        "dest", sink, owner="123456789012", rendering_type="recording", send_timeout_s=timeout
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome", "error_class"),
+    [
+        (RetryableError("busy", retry_after=2.0), Outcome.RETRY, "RetryableError"),
+        (FatalError("bad"), Outcome.FATAL, "FatalError"),
+        (PayloadTooLargeError("big", size=10, limit=5), Outcome.FATAL, "PayloadTooLargeError"),
+        (ZeroDivisionError("oops"), Outcome.RETRY, "unclassified"),
+        (float("inf"), Outcome.RETRY, "timeout"),
+    ],
+)
+async def test_outcomes_are_classified(error, outcome, error_class):
+    sink = RecordingSink()
+    sink.fail_next(error)
+    host = host_for(sink, timeout=0.2)
+    p = pending()
+    result = await host.send(host.to_batch(p, 1, "f"))
+    assert (result.outcome, result.error_class) == (outcome, error_class)
+    assert (await host.send(host.to_batch(p, 2, "f"))).outcome == Outcome.OK
+    assert [list(b.ids) for b in sink.batches] == [[f"{s:056d}" for s in p.seqs]]
+    assert sink.batches[0].id == p.idempotency_key
+    await host.close()
+    assert sink.violations == []
+
+
+class BrokenStart(Sink[SinkOptions]):
+    options_class = SinkOptions
+
+    async def start(self):
+        raise RuntimeError("cannot connect")
+
+    async def send(self, batch):
+        raise AssertionError("send after a failed start")
+
+
+async def test_a_sink_that_cannot_start_is_retried_not_sent_to():
+    from sinks import SinkContext
+
+    host = host_for(BrokenStart(SinkOptions(), SinkContext.create("broken", "b")))
+    result = await host.send(host.to_batch(pending(), 1, "f"))
+    assert result.outcome == Outcome.RETRY
+    assert "cannot connect" in result.reason
+    await host.close()
+
+
+async def test_a_hanging_plugin_does_not_stall_another_subscription(tmp_path):
+    """R-26: one subscription's sink hangs forever; the other delivers everything."""
+    hanging, healthy = RecordingSink(), RecordingSink()
+    hanging.fail_next(*[float("inf")] * 1000)
+    opts = SubscriptionOptions(
+        batch_max_wait_ms=20, retry_base_ms=1, retry_cap_ms=5, send_timeout_ms=100
+    )
+    hosts = [host_for(hanging, 0.1), host_for(healthy, 0.1)]
+    feeds = [ListFeed(records(30)), ListFeed(records(30))]
+    dispatchers = [
+        Dispatcher(
+            name=f"sub{i}",
+            group="g",
+            sink_name="dest",
+            feed=feeds[i],
+            matcher=matcher,
+            send=lambda p, a, h=hosts[i]: h.send(h.to_batch(p, a, "f")),
+            deadletters=DeadLetterStore(tmp_path / f"dlq{i}"),
+            options=opts,
+            clock=SystemClock(),
+            rng=random.Random(i),
+        )
+        for i in range(2)
+    ]
+    total = sum("ERROR" in m for r in feeds[1].records for m in r.messages)
+    tasks = [asyncio.create_task(d.run()) for d in dispatchers]
+    try:
+        async with asyncio.timeout(10):
+            while (
+                dispatchers[1].stats.delivered_events < total
+                or dispatchers[0].stats.retries_by_class.get("timeout", 0) < 2
+            ):
+                await asyncio.sleep(0.01)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for h in hosts:
+            await h.close()
+    assert dispatchers[0].stats.delivered_events == 0
+    assert sum(len(b) for b in healthy.batches) == total

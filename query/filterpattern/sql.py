@@ -144,6 +144,8 @@ class _Compiler:
     def spacepattern_sql(self, pattern: ast.SpacePattern) -> str:
         n = len(pattern.slots)
         k = pattern.ellipsis_index
+        if n == 0:
+            return "TRUE"  # `[]`: any message
         tests = [f"len({_F}) = {n}" if k is None else f"len({_F}) >= {n - 1}"]
         for i, slot in enumerate(pattern.slots):
             if isinstance(slot, ast.Field) and slot.condition is not None:

@@ -55,6 +55,8 @@ def assign(pattern: ast.SpacePattern, count: int) -> tuple[int, int] | None:
     """
     n = len(pattern.slots)
     k = pattern.ellipsis_index
+    if n == 0:
+        return (0, 0)  # `[]` matches every message; all of its fields are `$N`
     if k is None:
         return (n, 0) if count == n else None
     return (k, n - k - 1) if count >= n - 1 else None

@@ -22,14 +22,16 @@ from . import ast
 __all__ = ["BLANKS", "FilterLexer", "parse_selector", "tokenize"]
 
 BLANKS = " \t"
+#: inside `{...}` and `[...]` a line break separates tokens too (logd's choice)
+_WS = frozenset(" \t\r\n")
 _NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _KEYWORDS = frozenset({"IS", "NOT", "EXISTS", "NULL", "TRUE", "FALSE"})
 _OPS = {"!=": "NE", "<=": "LE", ">=": "GE", "=": "EQ", "<": "LT", ">": "GT"}
 #: characters that end a bare value, per family
-_JSON_STOP = frozenset(BLANKS + '"()&|}')
-_SPACE_STOP = frozenset(BLANKS + '",]&|')
+_JSON_STOP = _WS | frozenset('"()&|}')
+_SPACE_STOP = _WS | frozenset('",]&|')
 MAX_INDEX = 2**31 - 1
 
 
@@ -143,7 +145,7 @@ class _Scanner:
         while self.i < end:
             i = self.i
             ch = text[i]
-            if ch in BLANKS:
+            if ch in _WS:
                 self.i += 1
             elif self.want_value:
                 self.value()
@@ -202,6 +204,8 @@ class _Scanner:
             j = close + 1
         elif ch in self.stop:
             return
+        elif ch in "=<>!":
+            raise self.error(f"expected a value after '{self.tokens[-1]}'", i)
         else:
             j = i
             while j < end and text[j] not in self.stop:

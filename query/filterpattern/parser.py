@@ -78,6 +78,12 @@ def _syntax_error(text: str, exc: UnexpectedToken) -> FilterPatternError:
     before = previous[-1] if previous else None
     if before is not None and before.type in _OP_TOKENS and "a value" in expected:
         return FilterPatternError(f"expected a value after '{before}'", at, pattern=text)
+    if before is not None and before.type == "IS" and token.type == "NOT":
+        return FilterPatternError(
+            "IS NOT is not supported: use NOT EXISTS, != or IS with another literal",
+            at,
+            pattern=text,
+        )
     wanted = _join(expected)
     if token.type == "$END":
         return FilterPatternError(

@@ -16,6 +16,7 @@ from __future__ import annotations
 from . import ast
 from .fields import NUMBER_RE, SPLIT_RE
 from .glob import glob_parts, like_pattern
+from .jsonpred import json_needles
 
 __all__ = ["to_sql"]
 
@@ -23,7 +24,7 @@ _NUMERIC_TYPES = "('BIGINT', 'UBIGINT', 'DOUBLE')"
 _VALUE_TYPES = "('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE', 'BOOLEAN')"
 _SQL_OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 #: lambda parameter names that no real column is likely to carry
-_T, _F, _X = "__fp_t", "__fp_f", "__fp_x"
+_T, _F, _X, _V = "__fp_t", "__fp_f", "__fp_x", "__fp_v"
 
 
 def to_sql(pattern: ast.Pattern, column: str) -> tuple[str, list[object]]:
@@ -88,22 +89,35 @@ class _Compiler:
     # -- JSON ----------------------------------------------------------------------------
 
     def jsonpattern_sql(self, pattern: ast.JsonPattern) -> str:
-        # CASE keeps json_extract away from messages that are not JSON (it would raise).
-        return f"CASE WHEN json_valid({self.col}) THEN {self.json_sql(pattern.expr)} ELSE FALSE END"
+        # The same literal pre-check as the predicate (jsonpred.json_needles), then one
+        # parse for every wildcard-free path: json_extract with a list of paths, bound to
+        # a lambda parameter. CASE keeps json_extract away from non-JSON (it would raise).
+        self.paths: dict[str, int] = {}
+        body = self.json_sql(pattern.expr)
+        guard = [
+            f"(contains({self.col}, {self.param(n)}) OR contains({self.col}, '\\'))"
+            for n in json_needles(pattern.expr)
+        ]
+        guard.append(f"json_valid({self.col})")
+        if self.paths:
+            paths = ", ".join(self.param(p) for p in self.paths)
+            body = f"list_transform([json_extract({self.col}, [{paths}])], lambda {_V}: {body})[1]"
+        return f"CASE WHEN {' AND '.join(guard)} THEN {body} ELSE FALSE END"
 
     def json_sql(self, expr: ast.JsonExpr) -> str:
         if isinstance(expr, ast.And | ast.Or):
             joiner = " AND " if isinstance(expr, ast.And) else " OR "
             return "(" + joiner.join(self.json_sql(e) for e in expr.items) + ")"
-        path = self.param(_duckdb_path(expr.selector.steps))
-        nodes = f"json_extract({self.col}, {path})"
+        path = _duckdb_path(expr.selector.steps)
         if expr.selector.wildcards:
             # A list of the selected nodes; the condition holds for at least one of them.
+            nodes = f"json_extract({self.col}, {self.param(path)})"
             if isinstance(expr, ast.NotExists):
                 return f"(COALESCE(len({nodes}), 0) = 0)"
             test = self.node_sql(expr, _X)
             return f"COALESCE(len(list_filter({nodes}, lambda {_X}: {test})) > 0, FALSE)"
-        return self.node_sql(expr, nodes)
+        index = self.paths.setdefault(path, len(self.paths) + 1)
+        return self.node_sql(expr, f"{_V}[{index}]")
 
     def node_sql(self, cond: ast.JsonCondition, x: str) -> str:
         """The condition on one JSON node `x` (SQL NULL when the path is missing)."""
@@ -144,6 +158,8 @@ class _Compiler:
     def spacepattern_sql(self, pattern: ast.SpacePattern) -> str:
         n = len(pattern.slots)
         k = pattern.ellipsis_index
+        if n == 0:
+            return "TRUE"  # `[]`: any message
         tests = [f"len({_F}) = {n}" if k is None else f"len({_F}) >= {n - 1}"]
         for i, slot in enumerate(pattern.slots):
             if isinstance(slot, ast.Field) and slot.condition is not None:

@@ -163,6 +163,10 @@ class Registry:
             raise ValueError(f"metric {metric.name} is declared twice")
         self._metrics[metric.name] = metric
 
+    def register(self, metric: Metric) -> None:
+        """Add a metric family of a custom kind (one whose samples it renders itself)."""
+        self._add(metric)
+
     def counter(self, name: str, help_text: str, labels: Sequence[str] = ()) -> Counter:
         metric = Counter(name, help_text, labels)
         self._add(metric)

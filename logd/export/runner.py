@@ -105,8 +105,8 @@ def run_export(
     try:
         for unit in plan.units:
             flags.check()
-            for stream, stamps, seqs, messages in read_runs(reader, task.log_group_name, unit):
-                writer.add(stream, stamps, seqs, messages)
+            for run in read_runs(reader, task.log_group_name, unit):
+                writer.add(run)
         records = writer.close()
     finally:
         writer.abort()

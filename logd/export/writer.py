@@ -27,8 +27,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logd.export.destinations import CONTENT_TYPE, Destination
-from logd.export.layout import line_bytes, object_key, render_lines, split_parts
+from logd.export.layout import object_key, render_lines, split_parts
 from logd.export.options import ExportOptions
+from logd.export.plan import Run
 from logd.export.records import ObjectRecord
 
 
@@ -60,14 +61,28 @@ class GzipPool:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+#: (messages, rows of it in order, their timestamps): a slice of a part, not yet rendered.
+_Piece = tuple[pa.Array, np.ndarray, np.ndarray]
+
+
+def _render(pieces: list[_Piece]) -> tuple[bytes, int]:
+    """A part's text and the newlines inside its messages (runs in a worker thread:
+    Arrow's take, join and count release the GIL)."""
+    texts, newlines = [], 0
+    for messages, index, stamps in pieces:
+        chunk = messages.take(pa.array(index))
+        texts.append(render_lines(stamps, chunk))
+        newlines += int(pc.sum(pc.count_substring(chunk, "\n")).as_py() or 0)
+    return b"".join(texts), newlines
+
+
 @dataclass(slots=True)
 class _OpenPart:
     stream: str
     part: int = 0
-    pieces: list[pa.Buffer] = field(default_factory=list)
+    pieces: list[_Piece] = field(default_factory=list)
     size: int = 0
     events: int = 0
-    lines: int = 0
     oldest: int = 0
     newest: int = 0
     first_seq: int = 0
@@ -107,33 +122,27 @@ class ObjectWriter:
         self._cond = threading.Condition()
         self.records: list[ObjectRecord] = []
 
-    def add(
-        self, stream: str, timestamps: np.ndarray, seqs: np.ndarray, messages: pa.ChunkedArray
-    ) -> None:
-        """Events of `stream`, continuing any earlier `add` for the same stream."""
-        if self._open is None or self._open.stream != stream:
+    def add(self, run: Run) -> None:
+        """A stream's events, continuing any earlier `add` for the same stream."""
+        if self._open is None or self._open.stream != run.stream:
             self._close_stream()
-            self._open = _OpenPart(stream=stream)
+            self._open = _OpenPart(stream=run.stream)
         current = self._open
-        limit = self._options.max_object_bytes
-        sizes = line_bytes(messages)
-        bounds = [0, *split_parts(sizes, current.size, limit), len(sizes)]
-        for index, (start, end) in enumerate(itertools.pairwise(bounds)):
-            if index > 0:
+        sizes = run.sizes
+        bounds = [0, *split_parts(sizes, current.size, self._options.max_object_bytes), len(sizes)]
+        for number, (start, end) in enumerate(itertools.pairwise(bounds)):
+            if number > 0:
                 self._flush()
-                current = self._open = _OpenPart(stream=stream, part=current.part + 1)
+                current = self._open = _OpenPart(stream=run.stream, part=current.part + 1)
             if end == start:
                 continue
-            chunk = messages.slice(start, end - start).combine_chunks()
-            ts = timestamps[start:end]
-            current.pieces.append(render_lines(ts, chunk))
+            ts = run.timestamps[start:end]
+            current.pieces.append((run.messages, run.index[start:end], ts))
             current.size += int(sizes[start:end].sum())
-            newlines = pc.sum(pc.count_substring(chunk.fill_null(""), "\n")).as_py() or 0
-            current.lines += (end - start) + int(newlines)
             if current.events == 0:
-                current.oldest, current.first_seq = int(ts[0]), int(seqs[start])
+                current.oldest, current.first_seq = int(ts[0]), int(run.seqs[start])
             current.events += end - start
-            current.newest, current.last_seq = int(ts[-1]), int(seqs[end - 1])
+            current.newest, current.last_seq = int(ts[-1]), int(run.seqs[end - 1])
 
     def _close_stream(self) -> None:
         if self._open is not None and self._open.events:
@@ -146,32 +155,35 @@ class ObjectWriter:
             return
         self._should_stop()
         self._raise_failures()
-        data = b"".join(part.pieces)
+        pieces, size = part.pieces, part.size
         part.pieces = []
         with self._cond:
             # Bound the memory: wait while earlier objects are in flight (but always
             # admit one, however large, so progress never stalls).
-            while self._inflight and self._inflight + len(data) > self._options.inflight_bytes:
+            while self._inflight and self._inflight + size > self._options.inflight_bytes:
                 self._cond.wait(timeout=0.5)
                 self._raise_failures()
-            self._inflight += len(data)
+            self._inflight += size
         key = object_key(
             self._prefix, self._task_id, part.stream, part.part, self._options.stream_name_slash
         )
-        meta = (part.stream, part.part, part.events, part.lines, part.oldest, part.newest)
+        meta = (part.stream, part.part, part.events, part.oldest, part.newest)
         seqs = (part.first_seq, part.last_seq)
-        self._futures.append(self._pool.submit(self._finish, key, data, meta, seqs))
+        self._futures.append(self._pool.submit(self._finish, key, pieces, size, meta, seqs))
 
     def _finish(
         self,
         key: str,
-        data: bytes,
-        meta: tuple[str, int, int, int, int, int],
+        pieces: list[_Piece],
+        size: int,
+        meta: tuple[str, int, int, int, int],
         seqs: tuple[int, int],
     ) -> ObjectRecord:
         try:
+            data, newlines = _render(pieces)
             content_sha = hashlib.sha256(data).hexdigest()
-            stream, part, events, lines, oldest, newest = meta
+            stream, part, events, oldest, newest = meta
+            lines = events + newlines
             earlier = self._previous.get(key)
             if (
                 earlier is not None
@@ -202,7 +214,7 @@ class ObjectWriter:
             return record
         finally:
             with self._cond:
-                self._inflight -= len(data)
+                self._inflight -= size
                 self._cond.notify_all()
 
     def _raise_failures(self) -> None:

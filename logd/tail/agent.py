@@ -221,6 +221,7 @@ class TailAgent:
         self, entry: Entry, path: str, *, at_start: bool, first_start: bool
     ) -> TailedFile | None:
         """Start following `path` (or note its new name); None if unreadable or known."""
+        self._budget(None)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         except OSError as exc:
@@ -410,11 +411,14 @@ class TailAgent:
         self._forget(f)
         return False
 
-    def _budget(self, keep: TailedFile) -> None:
+    def _budget(self, keep: TailedFile | None) -> None:
+        if len(self.files) + 1 < self.options.max_open_files:
+            return
         open_files = [f for f in self.files.values() if f.fd is not None and not f.gone]
         excess = len(open_files) + 1 - self.options.max_open_files
         if excess <= 0:
             return
+        excess += self.options.max_open_files // 8  # close a few more: amortise the scan
         idle = sorted(
             (f for f in open_files if f is not keep and not f.busy and f.deleted_at is None),
             key=lambda f: f.last_active,

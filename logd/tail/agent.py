@@ -289,6 +289,9 @@ class TailAgent:
         `f` waits, so the lines of one path stay in order across rotations."""
         for g in self._origins.get((f.entry.source_id, f.cp.origin), ()):
             older = (g.mtime_ns, g.cp.ino) < (f.mtime_ns, f.cp.ino)
+            if older and not g.gone and g.fd is not None:
+                with contextlib.suppress(OSError):
+                    g.size = os.fstat(g.fd).st_size  # a size seen before its last write
             if older and not g.gone and (g.busy or g.cp.offset < g.size or g.open_group):
                 return True
         return False

@@ -47,6 +47,9 @@ async def run_until(options, predicate):
         await wait_for(lambda: task.done() or predicate(), limit_s=60, what="shipped lines")
         if task.done():
             task.result()
+        # The reply that made the lines visible may not have reached the agent yet; a
+        # cancel then would resend that batch (at-least-once). Let the emit return.
+        await asyncio.sleep(0.5)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -221,6 +221,7 @@ class TailAgent:
         self, entry: Entry, path: str, *, at_start: bool, first_start: bool
     ) -> TailedFile | None:
         """Start following `path` (or note its new name); None if unreadable or known."""
+        self._budget(None)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         except OSError as exc:
@@ -288,6 +289,9 @@ class TailAgent:
         `f` waits, so the lines of one path stay in order across rotations."""
         for g in self._origins.get((f.entry.source_id, f.cp.origin), ()):
             older = (g.mtime_ns, g.cp.ino) < (f.mtime_ns, f.cp.ino)
+            if older and not g.gone and g.fd is not None:
+                with contextlib.suppress(OSError):
+                    g.size = os.fstat(g.fd).st_size  # a size seen before its last write
             if older and not g.gone and (g.busy or g.cp.offset < g.size or g.open_group):
                 return True
         return False
@@ -410,11 +414,14 @@ class TailAgent:
         self._forget(f)
         return False
 
-    def _budget(self, keep: TailedFile) -> None:
+    def _budget(self, keep: TailedFile | None) -> None:
+        if len(self.files) + 1 < self.options.max_open_files:
+            return
         open_files = [f for f in self.files.values() if f.fd is not None and not f.gone]
         excess = len(open_files) + 1 - self.options.max_open_files
         if excess <= 0:
             return
+        excess += self.options.max_open_files // 8  # close a few more: amortise the scan
         idle = sorted(
             (f for f in open_files if f is not keep and not f.busy and f.deleted_at is None),
             key=lambda f: f.last_active,

@@ -177,17 +177,16 @@ def _stamp(
 ) -> list[int]:
     parser = f.entry.timestamps
     read_ms = max(now_ms, f.cp.last_ts)  # read times never go backwards within a file
-    if parser is None:
+    if parser is None and cont is None:
         return [read_ms] * len(messages)
     out: list[int] = []
     failed = 0
     prev = f.cp.part_ts if f.cp.line_state == SPLITTING else read_ms
-    parse = parser.parse
     for i, msg in enumerate(messages):
         if cont is not None and cont[i]:
             out.append(prev)
             continue
-        ts = parse(msg, read_ms)
+        ts = parser.parse(msg, read_ms) if parser is not None else read_ms
         if ts is None:
             failed += 1
             ts = read_ms

@@ -118,7 +118,7 @@ class DurableLog:
     def _write(self, frame: bytes) -> None:
         with self._lock:
             os.write(self._fd, frame)
-            os.fsync(self._fd)
+            os.fdatasync(self._fd)  # the size change is flushed too
 
     async def emit(
         self, group: str, stream: str, events: InputEvents, checkpoint: tuple[str, bytes]

@@ -9,7 +9,6 @@ itself never touches a file descriptor, except in the synchronous `open` and `re
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from logd.store.wal.cursors import (
 )
 from logd.store.wal.errors import WalClosed, WalFull, WalWriteError
 from logd.store.wal.options import WalOptions
-from logd.store.wal.reader import FileSpan, WalReader, iter_spans
+from logd.store.wal.reader import FileSpan, RecentRecords, WalReader, iter_spans
 from logd.store.wal.record import FILE_HEADER_SIZE, RECORD_HEADER_SIZE, Position
 from logd.store.wal.recovery import RecoveryReport, scan_directory, wal_file_name
 from logd.store.wal.writer import AppendRequest, CommitResult, WalWriter
@@ -70,10 +69,7 @@ class Wal:
         self._space_event = asyncio.Event()
         self._admission = asyncio.Lock()
         self._blocked = 0
-        self._ring_pos: list[Position] = []
-        self._ring_payload: list[bytes] = []
-        self._ring_bytes = 0
-        self._ring_base = self._end
+        self._recent = RecentRecords(self._end, options.reader_cache_bytes)
         self.dropped_appends = 0
         """Appends refused with WalFull (on_full = "drop")."""
         self.dropped_records = 0
@@ -105,7 +101,7 @@ class Wal:
         active = _File(first_new, directory / wal_file_name(first_new), header, header, False)
         wal._files[first_new] = active
         wal._disk_bytes += header
-        wal._end = wal._ring_base = Position(first_new, header)
+        wal._end = wal._recent.base = Position(first_new, header)
         wal.housekeeper = Housekeeper(directory, cursor_dir, wal._post_housekeeping)
         for name, position in stored.items():
             wal._cursors[name] = Cursor(wal, name, position)
@@ -344,13 +340,12 @@ class Wal:
         self._end = max(self._end, Position(newest.number, max(newest.end, FILE_HEADER_SIZE)))
         for request, positions in result.done:
             self._reserved -= request.nbytes
-            self._ring_pos.extend(positions)
-            self._ring_payload.extend(request.payloads)
-            self._ring_bytes += request.nbytes
-        self._trim_ring()
+            self._recent.extend(positions, request.payloads, request.nbytes)
         for request, positions in result.done:
             if not request.future.done():
                 request.future.set_result(positions)
+        if result.failed:
+            self._space_freed()
         for request in result.failed:
             self._reserved -= request.nbytes
             if not request.future.done():
@@ -376,8 +371,11 @@ class Wal:
                 else:
                     waiter.set_exception(WalWriteError(f"cursor write failed: {result.error}"))
         if result.deleted:
-            event, self._space_event = self._space_event, asyncio.Event()
-            event.set()
+            self._space_freed()
+
+    def _space_freed(self) -> None:
+        event, self._space_event = self._space_event, asyncio.Event()
+        event.set()
 
     # -- the reader protocol ------------------------------------------------------------
 
@@ -388,28 +386,8 @@ class Wal:
         event, self._durable_event = self._durable_event, asyncio.Event()
         event.set()
 
-    def _trim_ring(self) -> None:
-        cap = self.options.reader_cache_bytes
-        if self._ring_bytes <= cap:
-            return
-        keep_bytes = cap // 2
-        cut = 0
-        payloads = self._ring_payload
-        while cut < len(payloads) and self._ring_bytes > keep_bytes:
-            self._ring_bytes -= RECORD_HEADER_SIZE + len(payloads[cut])
-            cut += 1
-        if cut:
-            self._ring_base = self._ring_pos[cut - 1]
-            del self._ring_pos[:cut]
-            del self._ring_payload[:cut]
-
     def _cached_after(self, after: Position | None) -> list[tuple[Position, bytes]] | None:
-        """Records after `after` from memory, or None when memory does not reach back."""
-        if after is None or after < self._ring_base:
-            return None
-        i = bisect.bisect_right(self._ring_pos, after)
-        j = min(len(self._ring_pos), i + 8192)
-        return list(zip(self._ring_pos[i:j], self._ring_payload[i:j], strict=True))
+        return self._recent.after(after)
 
     def _spans_after(self, after: Position | None) -> list[FileSpan]:
         spans = []
@@ -447,8 +425,7 @@ class Wal:
         self._close_done = loop.create_future()
         self._closed = True
         try:
-            event, self._space_event = self._space_event, asyncio.Event()
-            event.set()  # blocked appends raise WalClosed
+            self._space_freed()  # blocked appends raise WalClosed
             await asyncio.to_thread(self.writer.stop)
             flushed: asyncio.Future[None] = loop.create_future()
             self._schedule_housekeeping(flushed)

@@ -10,6 +10,7 @@ never yields a record before it is durable. The reader's cursor moves only when 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import collections
 import contextlib
 import logging
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from logd.store.wal.cursors import Cursor
-from logd.store.wal.record import STOP_END, Position, RecordScanner
+from logd.store.wal.record import RECORD_HEADER_SIZE, STOP_END, Position, RecordScanner
 
 log = logging.getLogger("logd.store.wal")
 
@@ -74,6 +75,45 @@ def read_spans(
             if total >= max_bytes or len(out) >= max_records:
                 break
     return out
+
+
+class RecentRecords:
+    """The latest durable records, in memory, so that live readers skip the disk.
+
+    It holds every durable record after `base`, up to about `cap_bytes`; when it grows
+    past that, the oldest half goes and `base` moves up.
+    """
+
+    def __init__(self, base: Position, cap_bytes: int) -> None:
+        self.base = base
+        self._cap = cap_bytes
+        self._positions: list[Position] = []
+        self._payloads: list[bytes] = []
+        self._bytes = 0
+
+    def extend(self, positions: Sequence[Position], payloads: Sequence[bytes], nbytes: int) -> None:
+        """Add records that just became durable (the next ones in WAL order)."""
+        self._positions.extend(positions)
+        self._payloads.extend(payloads)
+        self._bytes += nbytes
+        if self._bytes > self._cap:
+            cut = 0
+            while cut < len(self._payloads) and self._bytes > self._cap // 2:
+                self._bytes -= RECORD_HEADER_SIZE + len(self._payloads[cut])
+                cut += 1
+            self.base = self._positions[cut - 1]
+            del self._positions[:cut]
+            del self._payloads[:cut]
+
+    def after(
+        self, position: Position | None, limit: int = READ_BATCH_RECORDS
+    ) -> list[tuple[Position, bytes]] | None:
+        """Records after `position`, or None when memory does not reach back that far."""
+        if position is None or position < self.base:
+            return None
+        i = bisect.bisect_right(self._positions, position)
+        j = min(len(self._positions), i + limit)
+        return list(zip(self._positions[i:j], self._payloads[i:j], strict=True))
 
 
 class ReaderSource(Protocol):

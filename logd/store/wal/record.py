@@ -74,6 +74,16 @@ def encode_file_header(file_number: int) -> bytes:
     return head + struct.pack("<I", zlib.crc32(head))
 
 
+def file_header_version(data: bytes) -> int | None:
+    """The format version of an intact header (magic and CRC good), else None."""
+    if len(data) < FILE_HEADER_SIZE:
+        return None
+    magic, version, _, crc = _FILE_HEADER.unpack_from(data)
+    if magic != FILE_MAGIC or crc != zlib.crc32(data[: FILE_HEADER_SIZE - 4]):
+        return None
+    return int(version)
+
+
 def check_file_header(data: bytes, file_number: int) -> bool:
     """True when `data` is the intact header of WAL file `file_number`."""
     if len(data) < FILE_HEADER_SIZE:

@@ -1,8 +1,9 @@
 """Recovery: scan every WAL file once, keep each file's longest valid prefix, count the rest.
 
-Never raises on bad bytes and never yields a record that was not written: a record is
-accepted only if its frame is complete and its CRC matches, and scanning a file stops at
-the first record that is not. Memory is O(largest record), whatever the WAL's size.
+Never raises on bad bytes (only on an intact file of another format version, which is no
+damage) and never yields a record that was not written: a record is accepted only if its
+frame is complete and its CRC matches, and scanning a file stops at the first record
+that is not. Memory is O(largest record), whatever the WAL's size.
 Files are only read here; damaged bytes stay where they are (evidence) and disappear
 with their file once every cursor has passed its valid records.
 """
@@ -15,13 +16,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from logd.store.wal.errors import WalError
 from logd.store.wal.record import (
     FILE_HEADER_SIZE,
+    FORMAT_VERSION,
     STOP_CRC,
     STOP_END,
     RecordScanner,
     check_file_header,
     encode_file_header,
+    file_header_version,
 )
 
 log = logging.getLogger("logd.store.wal")
@@ -110,6 +114,12 @@ def scan_file(path: Path, number: int) -> FileRecovery:
         size = path.stat().st_size
         with open(path, "rb", buffering=1 << 20) as f:
             header = f.read(FILE_HEADER_SIZE)
+            version = file_header_version(header)
+            if version is not None and version != FORMAT_VERSION:
+                raise WalError(
+                    f"{path} is WAL format version {version}; this logd reads version "
+                    f"{FORMAT_VERSION} only (not corruption: nothing was skipped)"
+                )
             if not check_file_header(header, number):
                 expected = encode_file_header(number)
                 unfinished = size <= FILE_HEADER_SIZE and header == expected[: len(header)]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logd.store.wal import Position, Wal
+from logd.store.wal import Position, Wal, WalError
 from logd.store.wal.reader import FileSpan, iter_spans
 from logd.store.wal.record import (
     FILE_HEADER_SIZE,
@@ -144,6 +147,14 @@ async def test_mid_file_corruption_keeps_the_prefix_and_later_files(tmp_path: Pa
     assert report.damaged_files == (middle,)
     assert report.corrupt_bytes == len(damaged) - positions[victim - 1].offset
     assert report.records == len(written) - len(lost)
+
+
+def test_a_file_of_another_format_version_is_refused_not_skipped(tmp_path: Path) -> None:
+    head = struct.pack("<8sIQ", b"LOGDWAL\x00", 2, 1)
+    (tmp_path / wal_file_name(1)).write_bytes(head + struct.pack("<I", zlib.crc32(head)))
+    with pytest.raises(WalError, match="version 2"):
+        Wal.open(tmp_path, small())
+    assert (tmp_path / wal_file_name(1)).exists()
 
 
 async def test_an_empty_directory_recovers_to_nothing(tmp_path: Path) -> None:

@@ -165,7 +165,8 @@ class Wal:
         """Durable records after `after` (all if None), in order, read from disk.
 
         Blocking: for recovery and catch-up in a worker thread. The durable end is taken
-        when called; use a `reader` to follow new records.
+        when called; use a `reader` to follow new records. A file that every cursor has
+        passed may be deleted meanwhile; its records are then skipped.
         """
         return iter_spans(self._spans_after(after))
 

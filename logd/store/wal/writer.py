@@ -88,6 +88,8 @@ class WalWriter:
         self._last_sync = 0.0
         self.fsyncs = 0
         """Data fsyncs issued (tests and metrics read it)."""
+        self.fsync_seconds = 0.0
+        """Time spent in data fsyncs, summed (for wal_fsync_seconds)."""
         self.dir_fsyncs = 0
         self.writes = 0
         """write() system calls issued."""
@@ -206,9 +208,11 @@ class WalWriter:
             result.sizes[self._number] = start + written
 
     def _sync(self, result: CommitResult) -> None:
+        started = time.monotonic()
         _fsync(self._require_fd())
-        self.fsyncs += 1
         self._last_sync = time.monotonic()
+        self.fsync_seconds += self._last_sync - started
+        self.fsyncs += 1
         self.synced = Position(self._number, self._offset)
         result.durable_ends[self._number] = self._offset
         result.sizes[self._number] = self._offset

@@ -2,7 +2,8 @@
 
 On-disk format (all integers little-endian)
 -------------------------------------------
-A WAL directory holds numbered files ``<number:016d>.wal`` and ``cursors/``.
+A WAL directory holds numbered files ``<number:016d>.wal``, ``cursors/`` and, once a
+corrupt file has been passed by every cursor, ``quarantine/``.
 
 Each WAL file starts with a 24-byte header::
 
@@ -43,7 +44,8 @@ Invariants
 5. A WAL file is deleted only when it is not the newest and every registered cursor has
    passed all of its records (a file without valid records needs no cursor), and only
    after the cursors that allowed it are fsynced (write temp, fsync, rename, fsync the
-   directory). With no cursor registered, no file holding records is deleted.
+   directory). With no cursor registered, no file holding records is deleted. A file
+   in which recovery found corrupt bytes is moved to ``quarantine/`` instead.
 6. The bytes on disk plus the bytes queued stay under `max_bytes`: appends beyond it wait
    (`on_full = "block"`) or raise `WalFull` and are counted (`on_full = "drop"`).
 """

@@ -9,8 +9,9 @@ written as temp file, fsync, rename, fsync of the directory, so a crash leaves e
 old or the new cursor, never a torn one. `Cursor.commit` only records the position and
 wakes the housekeeper; the housekeeper thread writes every changed cursor, fsyncs the
 directory, and only then unlinks the WAL files every cursor has passed (B6: advance and
-fsync the cursors, then unlink). A commit lost to a crash replays records again
-(at-least-once), it never loses one.
+fsync the cursors, then unlink); a file recovery found corrupt moves to `quarantine/`
+instead. A commit lost to a crash replays records again (at-least-once), it never loses
+one.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ CURSOR_VERSION: Final = 1
 _HEAD: Final = struct.Struct("<8sIIQQI")
 _CRC: Final = struct.Struct("<I")
 _SUFFIX: Final = ".cursor"
+#: Subdirectory of the WAL directory that receives corrupt files instead of deletion.
+QUARANTINE: Final = "quarantine"
 
 
 def cursor_file_name(name: str) -> str:
@@ -135,7 +138,8 @@ class Cursor:
 class HousekeepingJob:
     writes: dict[str, bytes | None] = field(default_factory=dict)
     """Cursor file name → content, or None to unlink it."""
-    deletions: dict[int, Path] = field(default_factory=dict)
+    deletions: dict[int, tuple[Path, bool]] = field(default_factory=dict)
+    """WAL file number → (path, quarantine instead of unlink)."""
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
 
@@ -170,7 +174,7 @@ class Housekeeper:
     def submit(
         self,
         writes: dict[str, bytes | None],
-        deletions: dict[int, Path],
+        deletions: dict[int, tuple[Path, bool]],
         waiter: asyncio.Future[None] | None = None,
     ) -> None:
         """Merge work into the pending job (thread-safe; later writes win)."""
@@ -214,9 +218,12 @@ class Housekeeper:
             log.error("cursor write failed; no WAL file deleted: %s", exc)
             return HousekeepingResult(list(job.deletions), [], exc, job.waiters)
         deleted = []
-        for number, path in sorted(job.deletions.items()):
+        for number, (path, quarantine) in sorted(job.deletions.items()):
             try:
-                path.unlink()
+                if quarantine:
+                    self._quarantine(path)
+                else:
+                    path.unlink()
             except FileNotFoundError:
                 pass
             except OSError as exc:
@@ -228,6 +235,14 @@ class Housekeeper:
                 fsync_directory(self._wal_dir)
             self.files_deleted += len(deleted)
         return HousekeepingResult(list(job.deletions), deleted, None, job.waiters)
+
+    def _quarantine(self, path: Path) -> None:
+        """Keep a corrupt file's bytes for the operator, out of the WAL's way."""
+        target = self._wal_dir / QUARANTINE
+        target.mkdir(exist_ok=True)
+        os.replace(path, target / path.name)
+        fsync_directory(target)
+        log.warning("corrupt WAL file %s moved to %s once every cursor had passed it", path, target)
 
     def _write_atomically(self, path: Path, content: bytes) -> None:
         tmp = path.with_name(path.name + ".tmp")

@@ -45,6 +45,8 @@ class _File:
     size: int
     """Bytes on disk."""
     sealed: bool
+    corrupt: bool = False
+    """Recovery found corrupt bytes: the file is quarantined instead of deleted."""
 
 
 class Wal:
@@ -94,7 +96,9 @@ class Wal:
         stored, corrupt_cursors = load_cursors(cursor_dir)
         numbers = [s.number for s in scans] + [p.file for p in stored.values() if p is not None]
         first_new = max(numbers, default=0) + 1
-        files = [_File(s.number, s.path, s.valid_end, s.size, True) for s in scans]
+        files = [
+            _File(s.number, s.path, s.valid_end, s.size, True, s.corrupt_bytes > 0) for s in scans
+        ]
         wal = cls(directory, options, files)
         wal.writer = WalWriter(directory, first_new, options, wal._post_commit)
         header = FILE_HEADER_SIZE
@@ -286,7 +290,7 @@ class Wal:
         if writes or deletions or waiter is not None:
             self.housekeeper.submit(writes, deletions, waiter)
 
-    def _deletable(self) -> dict[int, Path]:
+    def _deletable(self) -> dict[int, tuple[Path, bool]]:
         """Sealed files every cursor has passed (files without records need no cursor).
 
         The newest file always stays, so file numbers never repeat after a restart.
@@ -296,12 +300,12 @@ class Wal:
         if positions and all(p is not None for p in positions):
             low = min(p for p in positions if p is not None)
         newest = next(reversed(self._files))
-        out: dict[int, Path] = {}
+        out: dict[int, tuple[Path, bool]] = {}
         for f in self._files.values():
             if not f.sealed or f.number == newest or f.number in self._deleting:
                 continue
             if f.end <= FILE_HEADER_SIZE or (low is not None and low >= (f.number, f.end)):
-                out[f.number] = f.path
+                out[f.number] = (f.path, f.corrupt)
         return out
 
     # -- results from the threads (run on the loop) -----------------------------------

@@ -147,6 +147,15 @@ async def test_mid_file_corruption_keeps_the_prefix_and_later_files(tmp_path: Pa
     assert report.damaged_files == (middle,)
     assert report.corrupt_bytes == len(damaged) - positions[victim - 1].offset
     assert report.records == len(written) - len(lost)
+    # Once a cursor has passed it, the damaged file is quarantined, the others deleted.
+    wal, _ = Wal.open(directory, small())
+    cursor = wal.cursor("sealer")
+    cursor.commit(wal.end_position)
+    await cursor.flush()
+    await wal.close()
+    assert list((directory / "quarantine").iterdir()) == [directory / "quarantine" / path.name]
+    assert (directory / "quarantine" / path.name).read_bytes() == bytes(damaged)
+    assert [p.name for p in directory.glob("*.wal")] == [wal_file_name(wal.files()[-1])]
 
 
 def test_a_file_of_another_format_version_is_refused_not_skipped(tmp_path: Path) -> None:

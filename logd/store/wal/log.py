@@ -190,6 +190,7 @@ class Wal:
         """Append records that become durable together (one write, one fsync)."""
         self._check_open()
         loop = self._bind_loop()
+        payloads = tuple(payloads)  # a one-shot iterable must not be consumed twice
         if not payloads:
             return []
         limit = self.options.max_record_bytes
@@ -202,7 +203,7 @@ class Wal:
             raise ValueError(f"{nbytes} bytes can never fit under max_bytes with a segment open")
         await self._admit(nbytes, len(payloads))
         future: asyncio.Future[list[Position]] = loop.create_future()
-        self.writer.submit(AppendRequest(tuple(payloads), nbytes, future))
+        self.writer.submit(AppendRequest(payloads, nbytes, future))
         return await future
 
     async def _admit(self, nbytes: int, records: int) -> None:

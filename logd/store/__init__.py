@@ -1,0 +1,1 @@
+"""The durable log and everything that reads it back."""

@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "streams": "list the log streams of a group",
     "put": "send lines from stdin as events to GROUP STREAM",
     "get": "print the events of GROUP STREAM",
+    "filter": "print the events of GROUP that match a filter pattern",
     "retention": "set (or clear with 0) the retention of a group",
 }
 

@@ -7,6 +7,11 @@ on the log for everything queued (group commit), then memtable, then the catalog
 stream statistics, then every waiting append returns. Maintenance (seal, compact,
 sweep) runs in one background task, one step at a time; the view lock makes each
 catalog swap and memtable release atomic for readers.
+
+Append observers (`add_append_observer`) are called on the event loop after a commit is
+durable and in the memtable, once per accepted batch, in log order, with
+``(group, stream, messages)`` (messages: the batch's Arrow string column). They must be
+quick and must not raise; one that raises is logged and the append still succeeds.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -41,6 +46,9 @@ from logd.store.segments import SegmentFiles
 from logd.store.simplelog import SimpleLog
 
 log = logging.getLogger("logd.store")
+
+#: ``observer(group, stream, messages)`` after each durable batch (see the docstring).
+AppendObserver = Callable[[str, str, pa.StringArray], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +93,7 @@ class Store:
         self._tasks: list[asyncio.Task[None]] = []
         self._spilling: asyncio.Task[None] | None = None
         self._quarantined: set[int] = set()
+        self._observers: list[AppendObserver] = []
         self._closed = False
         self._opened = False
 
@@ -309,8 +318,12 @@ class Store:
         updates: dict[tuple[int, str], StreamUpdate] = {}
         stored: dict[int, int] = {}
         checkpoints: dict[str, bytes] = {}
+        accepted: list[record.AppendRecord] = []
         for item, position in zip(items, positions, strict=True):
-            self.memtable.add(record.decode(item.payload, trusted=True), position, mono)
+            rec = record.decode(item.payload, trusted=True)
+            self.memtable.add(rec, position, mono)
+            if len(rec):
+                accepted.append(rec)
             if item.checkpoint is not None:
                 checkpoints[item.checkpoint[0]] = item.checkpoint[1]
             if item.stored_bytes:
@@ -328,6 +341,7 @@ class Store:
             )
         except Exception as exc:  # recovery recomputes these from the log
             log.warning("Could not record stream statistics: %s", exc)
+        self._notify(accepted)
         for item, position in zip(items, positions, strict=True):
             if not item.done.done():
                 item.done.set_result(position)
@@ -337,6 +351,18 @@ class Store:
             self._spilling = asyncio.create_task(asyncio.to_thread(self.memtable.spill))
         if self.memtable.rows >= self.options.seal_max_events:
             self.maintenance.wake()
+
+    def add_append_observer(self, observer: AppendObserver) -> None:
+        """Call `observer(group, stream, messages)` after each durable batch, in log order."""
+        self._observers.append(observer)
+
+    def _notify(self, accepted: list[record.AppendRecord]) -> None:
+        for observer in self._observers:
+            for rec in accepted:
+                try:
+                    observer(rec.group, rec.stream, rec.messages)
+                except Exception:
+                    log.exception("An append observer failed; the batch is stored anyway.")
 
     def checkpoints(self) -> dict[str, bytes]:
         """The latest checkpoint per source key, including those recovered on open."""

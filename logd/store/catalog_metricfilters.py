@@ -39,7 +39,13 @@ _COLUMNS = "g.name, f.name, f.pattern, f.transformation, f.creation_time, f.opti
 
 
 class MetricFilterRows:
-    """Mixed into `SQLiteCatalog`; uses its connection, lock and group cache."""
+    """Mixed into `SQLiteCatalog`; uses its connection, lock and group cache.
+
+    Counts per group are cached (loaded on first use, kept by put and delete), so
+    DescribeLogGroups' `metricFilterCount` costs a dict lookup.
+    """
+
+    _mf_counts: dict[int, int] | None = None
 
     if TYPE_CHECKING:  # provided by SQLiteCatalog
         _db: sqlite3.Connection
@@ -73,6 +79,7 @@ class MetricFilterRows:
                 ).fetchone()
                 if count >= max_per_group:
                     raise LimitExceededException("Resource limit exceeded.")
+                self._counts()  # loaded before the row exists: the +1 below is right
             db.execute(
                 "INSERT OR REPLACE INTO metric_filters(group_id, name, pattern, transformation, "
                 "metric_name, metric_namespace, creation_time, options) VALUES (?,?,?,?,?,?,?,?)",
@@ -81,16 +88,21 @@ class MetricFilterRows:
                     *(metric_name, metric_namespace, now_ms, options),
                 ),
             )
+            if exists is None:
+                counts = self._counts()
+                counts[record.id] = counts.get(record.id, 0) + 1
         return MetricFilterRecord(group, name, pattern, transformation, now_ms, options)
 
     def delete_metric_filter(self, group: str, name: str) -> None:
         with self._tx() as db:
             record = self.require_group(group)
+            counts = self._counts()  # loaded before the row goes: the -1 below is right
             cur = db.execute(
                 "DELETE FROM metric_filters WHERE group_id=? AND name=?", (record.id, name)
             )
             if not cur.rowcount:
                 raise ResourceNotFoundException("The specified metric filter does not exist.")
+            counts[record.id] = counts.get(record.id, 1) - 1
 
     def list_metric_filters(
         self,
@@ -136,9 +148,14 @@ class MetricFilterRows:
             yield MetricFilterRecord(*row)
 
     def metric_filter_count(self, group_id: int) -> int:
-        """DescribeLogGroups' `metricFilterCount`."""
+        """DescribeLogGroups' `metricFilterCount` (no SQL: cached)."""
         with self._lock:
-            (count,) = self._db.execute(
-                "SELECT count(*) FROM metric_filters WHERE group_id=?", (group_id,)
-            ).fetchone()
-        return int(count)
+            return self._counts().get(group_id, 0)
+
+    def _counts(self) -> dict[int, int]:
+        if self._mf_counts is None:
+            rows = self._db.execute(
+                "SELECT group_id, count(*) FROM metric_filters GROUP BY group_id"
+            ).fetchall()
+            self._mf_counts = {int(g): int(n) for g, n in rows}
+        return self._mf_counts

@@ -155,3 +155,26 @@ def test_test_metric_filter_reports_matches_with_extracted_values() -> None:
     assert evaluate_test_messages("ERROR", ["fine"]) == []
     with pytest.raises(InvalidParameterException):
         evaluate_test_messages("[a, b", ["x"])
+
+
+async def test_metric_filter_count_follows_puts_and_deletes(tmp_path: Path) -> None:
+    clock = ManualClock(NOW)
+    async with await open_store(tmp_path, clock) as store:
+        await make_group(store, "a", "s")
+        await make_group(store, "b", "s")
+        service, _ = await started(store)
+        a, b = (store.catalog.require_group(n).id for n in "ab")
+        await service.put("a", "one", "x", errors_metric())
+        await service.put("a", "one", "y", errors_metric())  # a replacement counts once
+        await service.put("a", "two", "x", errors_metric())
+        await service.put("b", "one", "x", errors_metric())
+        await service.delete("a", "one")
+        assert (store.catalog.metric_filter_count(a), store.catalog.metric_filter_count(b)) == (
+            1,
+            1,
+        )
+    async with await open_store(tmp_path, clock) as store:
+        assert store.catalog.metric_filter_count(a) == 1
+        store.catalog.delete_metric_filter("a", "two")
+        assert store.catalog.metric_filter_count(a) == 0
+        assert store.catalog.metric_filter_count(b) == 1

@@ -23,8 +23,8 @@ from logd.api.ops import Body, Operation
 from logd.filterevents import END_OF_TIME, MAX_LIMIT, Engine, FilterQuery, filter_events
 from logd.store.store import Store
 
-#: chosen by bench/filter_events.py (see docs/internals.md "FilterLogEvents")
-ENGINE: Engine = "sql"
+#: by pattern family, as bench/filter_events.py measured (logd/filterevents.py)
+ENGINE: Engine = "auto"
 LISTING_KIND = "filter"
 #: AWS accepts startFromHead=false only for startTime >= 2024-01-01T00:00:00Z
 TAIL_READ_EARLIEST_MS = 1_704_067_200_000

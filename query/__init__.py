@@ -3,4 +3,32 @@
 Usable on its own; imports nothing from logd.
 """
 
-__all__: list[str] = []
+from query.errors import InsightsQueryError, QueryError
+from query.files import NdjsonFileSource, ParquetFileSource
+from query.insights import (
+    InsightsOptions,
+    QueryCancelled,
+    QueryExecutionError,
+    QueryHandle,
+    QueryResult,
+    QueryStatistics,
+    parse_query,
+    run_query,
+)
+from query.source import EventSource
+
+__all__: list[str] = [
+    "EventSource",
+    "InsightsOptions",
+    "InsightsQueryError",
+    "NdjsonFileSource",
+    "ParquetFileSource",
+    "QueryCancelled",
+    "QueryError",
+    "QueryExecutionError",
+    "QueryHandle",
+    "QueryResult",
+    "QueryStatistics",
+    "parse_query",
+    "run_query",
+]

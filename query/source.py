@@ -1,0 +1,16 @@
+"""EventSource: the Insights engine's only way to events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import duckdb
+
+
+class EventSource(Protocol):
+    def bind(
+        self, con: duckdb.DuckDBPyConnection, *, groups: Sequence[str], start_ms: int, end_ms: int
+    ) -> str:
+        """Expose the groups' events in [start_ms, end_ms) on con; return a relation name."""
+        ...

@@ -125,3 +125,69 @@ def glob_to_regex(glob: str) -> str:
 def validate(pattern: str) -> str:
     """The RE2 form of a `like`/`=~` regex (named groups allowed, ignored)."""
     return translate(pattern).pattern
+
+
+def required_literal(pattern: str) -> str | None:
+    """The longest literal text every match of `pattern` contains (None if unsure).
+
+    Conservative: any top-level alternation, flag group or unusual syntax gives None.
+    Used to put a cheap `contains()` in front of the regex.
+    """
+    groups = ("(?:", "(?P<", "(?s)")
+    if not all(any(pattern.startswith(g, i) for g in groups) for i in _find_all(pattern, "(?")):
+        return None
+    best, run = "", []
+    i, n, depth = 0, len(pattern), 0
+    while i < n:
+        ch = pattern[i]
+        nxt = pattern[i + 1] if i + 1 < n else ""
+        if depth == 0 and ch == "|":
+            return None
+        if ch == "\\" and nxt:
+            if nxt.isalnum() and nxt not in "dDwWsSbBntrfv":
+                return None  # \x41, \p{L}, \Q...\E, \1: not worth understanding here
+            atom = None if nxt.isalnum() else nxt
+            i += 2
+        elif ch == "[":
+            j = i + 1 + (pattern[i + 1 : i + 2] == "^")
+            j += pattern[j : j + 1] == "]"
+            while j < n and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i, atom = j + 1, None
+        elif ch == "(":
+            depth += 1
+            i, atom = i + 1, None
+        elif ch == ")":
+            depth -= 1
+            i, atom = i + 1, None
+        elif ch in ".^$":
+            i, atom = i + 1, None
+        else:
+            i, atom = i + 1, ch
+        quantified = i < n and pattern[i] in "*+?{"
+        if quantified and pattern[i] in "+" and atom is not None and depth == 0:
+            run.append(atom)  # at least once: the character is required, the run ends
+            atom = None
+        if atom is None or depth > 0 or (quantified and pattern[i] in "*?{"):
+            if len("".join(run)) > len(best):
+                best = "".join(run)
+            run = []
+            if quantified:
+                while i < n and pattern[i] in "*+?":
+                    i += 1
+                if i < n and pattern[i] == "{":
+                    close = pattern.find("}", i)
+                    i = n if close < 0 else close + 1
+            continue
+        run.append(atom)
+    if len("".join(run)) > len(best):
+        best = "".join(run)
+    return best if len(best) >= 3 else None
+
+
+def _find_all(text: str, sub: str) -> list[int]:
+    out, start = [], text.find(sub)
+    while start >= 0:
+        out.append(start)
+        start = text.find(sub, start + 1)
+    return out

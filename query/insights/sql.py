@@ -56,7 +56,11 @@ class Compiler(FunctionRenderers):
         row_cap: int = plan.MAX_ROWS,
     ) -> None:
         self.plan = the_plan
+        self.relation_name = relation
         self.relation = ident(relation)
+        #: statistics mode: filters become counted conditions instead of WHERE clauses
+        self.counting = False
+        self.conditions: list[str] = []
         self.schema = schema
         self.account_id = account_id
         self.row_cap = row_cap
@@ -244,7 +248,7 @@ class Compiler(FunctionRenderers):
     def like_sql(self, node: ast.Like) -> Val:
         subject = text(self.expr(node.subject))
         if isinstance(node.pattern, ast.Regex):
-            test = f"regexp_matches({subject}, {lit(regex.validate(node.pattern.pattern))})"
+            test = _regex_test(subject, regex.validate(node.pattern.pattern))
         else:
             test = f"contains({subject}, {lit(node.pattern.value)})"
         return Val(f"(NOT {test})" if node.negated else test, Kind.BOOL)
@@ -294,28 +298,49 @@ class Compiler(FunctionRenderers):
     # --- steps ---------------------------------------------------------------------------
 
     def compile(self) -> Compiled:
-        matched = self.current
-        for index, step in enumerate(self.plan.steps):
-            if index == self.plan.matched_at:
-                matched = self.current
-            render = getattr(self, f"{type(step).__name__.lower()}_sql", None)
-            if render is None:
-                raise Unsupported(type(step).__name__)
-            render(step)
-        if self.plan.matched_at >= len(self.plan.steps):
-            matched = self.current
+        for step in self.plan.steps:
+            self.step(step)
         outputs = [(c.name, self.binding(c.binding)) for c in self.plan.output]
         select = ", ".join(f"{v.sql} AS {self.name('v')}" for _, v in outputs)
         main = f"SELECT {select} FROM {self.current}{self.order_by()} LIMIT {self.row_cap}"
-        with_clause = self.with_clause()
-        stats = (
-            f"SELECT (SELECT count(*) FROM {matched}), (SELECT count(*) FROM {self.relation}), "
-            f"(SELECT coalesce(sum(strlen(message)), 0) FROM {self.relation})"
-        )
         return Compiled(
-            sql=f"{with_clause} {main}",
-            stats_sql=f"{with_clause} {stats}",
+            sql=f"{self.with_clause()} {main}",
+            stats_sql=self.statistics(),
             columns=tuple((name, v.kind) for name, v in outputs),
+        )
+
+    def step(self, step: plan.Step) -> None:
+        render = getattr(self, f"{type(step).__name__.lower()}_sql", None)
+        if render is None:
+            raise Unsupported(type(step).__name__)
+        render(step)
+
+    def statistics(self) -> str:
+        """recordsMatched, recordsScanned, bytesScanned in one scan where possible.
+
+        The steps before the match point are compiled again with every `filter` turned
+        into a counted condition, so scanned, matched and bytes come from one pass.
+        A relation column `message_bytes` (the event's UTF-8 size, if the source keeps
+        one) spares reading every message just to count its bytes.
+        """
+        size = '"message_bytes"' if "message_bytes" in self.schema else "strlen(message)"
+        bytes_sum = f"coalesce(sum({size}), 0)"
+        head = self.plan.steps[: self.plan.matched_at]
+        counter = Compiler(self.plan, self.relation_name, self.schema, account_id=self.account_id)
+        if all(isinstance(s, plan.Compute | plan.Where | plan.Extract | plan.Order) for s in head):
+            counter.counting = True
+            for step in head:
+                if not isinstance(step, plan.Order):
+                    counter.step(step)
+            matched = " AND ".join(counter.conditions) or "true"
+            select = f"count(*) FILTER (WHERE {matched}), count(*), {bytes_sum}"
+            return f"{counter.with_clause()} SELECT {select} FROM {counter.current}"
+        for step in head:
+            counter.step(step)
+        return (
+            f"{counter.with_clause()} SELECT (SELECT count(*) FROM {counter.current}), "
+            f"(SELECT count(*) FROM {self.relation}), "
+            f"(SELECT {bytes_sum} FROM {self.relation})"
         )
 
     def compute_sql(self, step: plan.Compute) -> None:
@@ -329,6 +354,9 @@ class Compiler(FunctionRenderers):
 
     def where_sql(self, step: plan.Where) -> None:
         condition = truth(self.expr(step.expr))
+        if self.counting:
+            self.conditions.append(condition)
+            return
         self.emit(f"SELECT * FROM {self.current} WHERE {condition}")
 
     def extract_sql(self, step: plan.Extract) -> None:
@@ -337,7 +365,7 @@ class Compiler(FunctionRenderers):
         groups = ", ".join(lit(f"g{i + 1}") for i in range(len(step.columns)))
         struct = self.name("p")
         self.emit(
-            f"SELECT *, CASE WHEN regexp_matches({source}, {pattern}) "
+            f"SELECT *, CASE WHEN {_regex_test(source, step.pattern)} "
             f"THEN regexp_extract({source}, {pattern}, [{groups}]) END AS {struct} "
             f"FROM {self.current}"
         )
@@ -436,6 +464,15 @@ class Compiler(FunctionRenderers):
             f"THEN CAST({json} AS JSON[]) END) AS {name} FROM {self.current}"
         )
         self.columns[step.column.id] = Val(name, Kind.JSON)
+
+
+def _regex_test(subject: str, pattern: str) -> str:
+    """regexp_matches, behind a cheap substring test when the regex requires a literal."""
+    test = f"regexp_matches({subject}, {lit(pattern)})"
+    literal = regex.required_literal(pattern)
+    if literal is None or pattern.startswith(literal[:1]):
+        return test  # RE2 already skips ahead to a literal prefix faster than contains()
+    return f"(contains({subject}, {lit(literal)}) AND {test})"
 
 
 def _is_column(sql: str) -> bool:

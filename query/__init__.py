@@ -12,6 +12,7 @@ from query.insights import (
     QueryHandle,
     QueryResult,
     QueryStatistics,
+    decode_ptr,
     parse_query,
     run_query,
 )
@@ -29,6 +30,7 @@ __all__: list[str] = [
     "QueryHandle",
     "QueryResult",
     "QueryStatistics",
+    "decode_ptr",
     "parse_query",
     "run_query",
 ]

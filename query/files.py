@@ -40,12 +40,13 @@ _SCHEMA = pa.schema(
 )
 
 
-def parse_time(value: Any) -> int | None:
-    """Epoch ms of an ISO 8601 string or an epoch number (seconds if below 1e11)."""
+def parse_time(value: Any, *, numbers_are_ms: bool = False) -> int | None:
+    """Epoch ms of an ISO 8601 string or an epoch number (seconds if below 1e11, unless
+    `numbers_are_ms`, as in CloudWatch event objects)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return int(value if abs(value) >= 1e11 else value * 1000)
+        return int(value if numbers_are_ms or abs(value) >= 1e11 else value * 1000)
     if isinstance(value, str):
         try:
             moment = datetime.datetime.fromisoformat(value.strip())
@@ -92,8 +93,8 @@ class NdjsonFileSource:
                     group = str(event.get("group", self.group))
                     stream = str(event.get("logStreamName", event.get("stream", self.stream)))
                     message = str(event["message"])
-                    stamp = parse_time(event.get("timestamp"))
-                    ingested = parse_time(event.get("ingestionTime"))
+                    stamp = parse_time(event.get("timestamp"), numbers_are_ms=True)
+                    ingested = parse_time(event.get("ingestionTime"), numbers_are_ms=True)
                     seq = event.get("seq")
                 else:
                     group, stream = self.group, self.stream

@@ -13,6 +13,7 @@ from query.insights.execute import (
     QueryHandle,
     QueryResult,
     QueryStatistics,
+    decode_ptr,
     run_query,
 )
 from query.insights.options import InsightsOptions
@@ -34,6 +35,7 @@ __all__ = [
     "QueryHandle",
     "QueryResult",
     "QueryStatistics",
+    "decode_ptr",
     "parse_query",
     "run",
     "run_query",

@@ -240,6 +240,24 @@ def children(expr: Expr) -> tuple[Expr, ...]:
     return ()
 
 
+def chain(expr: Logical) -> list[Expr]:
+    """The operands of a run of the same `and`/`or`, flattened without recursion.
+
+    Long `a or b or c ...` runs are legal (queries of 10,000 characters); passes that
+    recurse over expressions go through this so a run costs one level, not hundreds.
+    """
+    out: list[Expr] = []
+    stack: list[Expr] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Logical) and node.op == expr.op:
+            stack.append(node.right)
+            stack.append(node.left)
+        else:
+            out.append(node)
+    return out
+
+
 def walk(expr: Expr) -> list[Expr]:
     """Every node of `expr`, parents before children (iterative: no recursion limit)."""
     out: list[Expr] = []

@@ -9,6 +9,8 @@ A `QueryHandle` cancels from any thread: `con.interrupt()` stops DuckDB between 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
 import logging
 import math
@@ -94,9 +96,26 @@ class QueryHandle:
                 raise QueryCancelled("the query was cancelled")
             self._con = con
 
+    def _check(self) -> None:
+        """Between statements: an interrupt only reaches a statement that is running."""
+        if self._cancelled:
+            raise QueryCancelled("the query was cancelled")
+
     def _detach(self) -> None:
         with self._lock:
             self._con = None
+
+
+def decode_ptr(ptr: str) -> tuple[str, int]:
+    """(log group, sequence number) of an `@ptr` value, for GetLogRecord.
+
+    Raises ValueError for anything that is not a pointer logd made.
+    """
+    try:
+        group, _, seq = base64.b64decode(ptr, validate=True).decode("utf-8").rpartition("\n")
+        return group, int(seq)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValueError("not a logd @ptr") from None
 
 
 def format_number(value: float) -> str:
@@ -108,7 +127,7 @@ def format_number(value: float) -> str:
     if value.is_integer() and abs(value) < 1e21:
         return str(int(value))
     text = repr(value)
-    if "e" in text and 1e-7 <= abs(value) < 1e21:
+    if "e" in text and 1e-6 <= abs(value) < 1e21:
         text = format(Decimal(text), "f")
     return text
 
@@ -158,14 +177,15 @@ def format_value(value: Any, kind: Kind) -> str | None:
 
 def _prepare(con: duckdb.DuckDBPyConnection) -> None:
     """Helpers in, file access and extension loading out, configuration locked."""
-    for macro in MACROS:
-        con.execute(f"CREATE OR REPLACE TEMP MACRO {macro}")
     udf.install(con)
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET autoinstall_known_extensions = false")
-    con.execute("SET autoload_known_extensions = false")
-    con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")
+    statements = [f"CREATE OR REPLACE TEMP MACRO {macro}" for macro in MACROS] + [
+        "SET TimeZone = 'UTC'",
+        "SET autoinstall_known_extensions = false",
+        "SET autoload_known_extensions = false",
+        "SET enable_external_access = false",
+        "SET lock_configuration = true",
+    ]
+    con.execute(";\n".join(statements))
 
 
 def run_query(
@@ -200,6 +220,7 @@ def run_query(
     try:
         handle._attach(con)
         relation = source.bind(con, groups=list(groups), start_ms=start_ms, end_ms=end_ms)
+        handle._check()
         _prepare(con)
         describe = f"DESCRIBE SELECT * FROM {ident(relation)}"  # noqa: S608 - a quoted name
         described = con.execute(describe).fetchall()
@@ -208,8 +229,11 @@ def run_query(
             the_plan, relation, schema, account_id=account_id, row_cap=cap + 1
         )
         log.debug("compiled query", extra={"sql": compiled.sql})
+        handle._check()
         fetched = con.execute(compiled.sql).fetchall()
+        handle._check()
         counts = con.execute(compiled.stats_sql).fetchone()
+        handle._check()
     except duckdb.InterruptException:
         raise QueryCancelled("the query was cancelled") from None
     except duckdb.OutOfMemoryException:

@@ -197,6 +197,9 @@ class _Planner:
         match expr:
             case ast.Field(name=name):
                 found = self.resolve_name(name)
+            case ast.Logical():
+                for operand in ast.chain(expr):
+                    self.bind(operand)
             case ast.Member(obj=obj, key=key) | ast.Index(obj=obj, index=key):
                 inner = self.bind(obj)
                 if isinstance(inner, Discovered):

@@ -218,8 +218,8 @@ class Compiler(FunctionRenderers):
         return Val(f"(NOT {truth(self.expr(node.operand))})", Kind.BOOL)
 
     def logical_sql(self, node: ast.Logical) -> Val:
-        a, b = truth(self.expr(node.left)), truth(self.expr(node.right))
-        return Val(f"({a} {node.op.upper()} {b})", Kind.BOOL)
+        operands = [truth(self.expr(e)) for e in ast.chain(node)]
+        return Val("(" + f" {node.op.upper()} ".join(operands) + ")", Kind.BOOL)
 
     def compare_sql(self, node: ast.Compare) -> Val:
         return Val(compare(node.op, self.expr(node.left), self.expr(node.right)), Kind.BOOL)

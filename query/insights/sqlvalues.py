@@ -260,8 +260,6 @@ def _number_vs_text(sop: str, n: Val, s: Val) -> str:
         if is_number_value(s.const):
             return f"({num(n)} {sop} {num_lit(float(s.const))})"
         return f"({text(n)} {sop} {s.sql})"
-    if sop == "=":
-        return f"({num(n)} = ld_num({s.sql}))"
     numeric = f"{num(n)} {sop} CAST({s.sql} AS DOUBLE)"
     return f"(CASE WHEN ld_isnum({s.sql}) THEN {numeric} ELSE {text(n)} {sop} {s.sql} END)"
 

@@ -106,8 +106,8 @@ class AstBuilder(Transformer[Token, Any]):
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _made(self, node: Any, *kids: Any) -> Any:
-        depth = 1 + max((self._depth.get(id(k), 0) for k in kids), default=0)
+    def _made(self, node: Any, *kids: Any, _floor: int = 0) -> Any:
+        depth = 1 + max([self._depth.get(id(k), 0) for k in kids] + [_floor])
         if depth > MAX_DEPTH:
             raise ast.error_at(
                 self.text, node.pos, f"expression nested deeper than {MAX_DEPTH} levels"
@@ -237,7 +237,11 @@ class AstBuilder(Transformer[Token, Any]):
     def logical(self, children: list[Any]) -> ast.Expr:
         left, op, right = children
         node = ast.Logical(str(op).lower(), left, right, _span(left, right))
-        return self._made(node, left, right)  # type: ignore[no-any-return]
+        # a run of the same operator is flattened by later passes: it costs one level
+        same = [k for k in (left, right) if isinstance(k, ast.Logical) and k.op == node.op]
+        others = [k for k in (left, right) if not any(k is s for s in same)]
+        depth = max([self._depth.get(id(k), 1) - 1 for k in same] + [0])
+        return self._made(node, *others, _floor=depth)  # type: ignore[no-any-return]
 
     def negation(self, children: list[Any]) -> ast.Expr:
         node = ast.Not(children[1], _span(children[0], children[1]))

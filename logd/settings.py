@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type
 
 from logd.api.auth import resolve_secrets
 from logd.api.options import ApiOptions
+from logd.export.options import ExportOptions
 from logd.telemetry.options import TelemetryOptions
 
 
@@ -53,6 +54,7 @@ class Settings:
 
     daemon: DaemonOptions = field(default_factory=DaemonOptions)
     api: ApiOptions = field(default_factory=ApiOptions)
+    export: ExportOptions = field(default_factory=ExportOptions)
     telemetry: TelemetryOptions = field(default_factory=TelemetryOptions)
 
 
@@ -182,7 +184,8 @@ class _Builder:
             self.problem(path, str(exc))
             return cls()
         validate = getattr(options, "validate", None)
-        if callable(validate) and len(self.problems) == before:
+        takes_none = callable(validate) and not inspect.signature(validate).parameters
+        if validate is not None and takes_none and len(self.problems) == before:
             try:
                 validate()
             except ValueError as exc:
@@ -210,6 +213,15 @@ class _Builder:
             results = [self.convert(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
             if all(ok for ok, _ in results):
                 return True, tuple(v for _, v in results)
+            return False, None
+        if origin is Mapping:
+            item = get_args(hint)[1]
+            if not isinstance(value, dict):
+                self.problem(path, f"expected a table, got {_describe(value)}")
+                return False, None
+            entries = {k: self.convert(item, v, _join(path, k)) for k, v in value.items()}
+            if all(ok for ok, _ in entries.values()):
+                return True, {k: v for k, (_, v) in entries.items()}
             return False, None
         if dataclasses.is_dataclass(hint):
             return True, self.build(hint, value, path)  # type: ignore[arg-type]
@@ -361,6 +373,9 @@ def _schema_of(hint: Any, default: object, doc: str | None) -> dict[str, Any]:
         schema = {"enum": list(get_args(hint))}
     elif origin is tuple:
         schema = {"type": "array", "items": _schema_of(get_args(hint)[0], None, None)}
+    elif origin is Mapping:
+        item = _schema_of(get_args(hint)[1], None, None)
+        schema = {"type": "object", "additionalProperties": item}
     elif dataclasses.is_dataclass(hint):
         schema = _object_schema(hint)  # type: ignore[arg-type]
     else:
@@ -368,7 +383,7 @@ def _schema_of(hint: Any, default: object, doc: str | None) -> dict[str, Any]:
         schema = {"type": names[hint]}
     if doc:
         schema = {"description": doc, **schema}
-    if default is not None and not dataclasses.is_dataclass(default):
+    if default is not None and not dataclasses.is_dataclass(default) and default != {}:
         schema["default"] = list(default) if isinstance(default, tuple) else default
     return schema
 
@@ -418,21 +433,31 @@ def example_toml() -> str:
     for name, cls in sections().items():
         out += ["", f"# {' '.join((cls.__doc__ or '').split())}", f"[{name}]"]
         hints, docs, instance = get_type_hints(cls), field_docs(cls), cls()
-        tables: list[tuple[str, type[Any]]] = []
+        tables: list[tuple[str, type[Any], bool]] = []
         for option in dataclasses.fields(cls):
             hint = hints[option.name]
-            item = get_args(hint)[0] if get_origin(hint) is tuple else None
-            if item is not None and dataclasses.is_dataclass(item):
-                tables.append((option.name, item))  # type: ignore[arg-type]
+            item = _table_item(hint)
+            if item is not None:
+                tables.append((option.name, item, get_origin(hint) is tuple))
                 continue
             out += [f"# {line}" for line in textwrap.wrap(docs.get(option.name, ""), 86)]
             out.append(f"{option.name} = {_toml_value(getattr(instance, option.name))}")
-        for table, item_cls in tables:
+        for table, item_cls, repeated in tables:
             out += [""] + [f"# {line}" for line in textwrap.wrap(docs.get(table, ""), 86)]
-            out.append("# Repeat the table for each entry:")
-            out.append(f"# [[{name}.{table}]]")
+            if repeated:
+                out += ["# Repeat the table for each entry:", f"# [[{name}.{table}]]"]
+            else:
+                out += ["# One table per entry, named by its key:", f"# [{name}.{table}.NAME]"]
             item_docs, item_instance = field_docs(item_cls), item_cls()
             for option in dataclasses.fields(item_cls):
                 out += [f"#   {line}" for line in textwrap.wrap(item_docs.get(option.name, ""), 84)]
                 out.append(f"# {option.name} = {_toml_value(getattr(item_instance, option.name))}")
     return "\n".join(out) + "\n"
+
+
+def _table_item(hint: Any) -> type[Any] | None:
+    """The options class of a `tuple[X, ...]` or `Mapping[str, X]` field, else None."""
+    origin = get_origin(hint)
+    args = get_args(hint)
+    item = args[0] if origin is tuple else args[1] if origin is Mapping else None
+    return item if item is not None and dataclasses.is_dataclass(item) else None  # type: ignore[return-value]

@@ -1,0 +1,72 @@
+"""The catalog's migrations, in order. Never edit one that shipped: append a new one.
+
+Later issues add theirs here: subscription filters, metric filters, export tasks,
+queries, query definitions.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: groups, tags, streams, segments, checkpoints, store state, quarantine
+    """
+    CREATE TABLE groups (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        creation_time INTEGER NOT NULL,
+        retention_days INTEGER,
+        log_group_class TEXT NOT NULL DEFAULT 'STANDARD',
+        kms_key_id TEXT,
+        deletion_protection INTEGER NOT NULL DEFAULT 0,
+        stored_bytes INTEGER NOT NULL DEFAULT 0,
+        next_seq INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE tags (
+        group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (group_id, key)
+    );
+    CREATE TABLE streams (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        creation_time INTEGER NOT NULL,
+        first_event_ts INTEGER,
+        last_event_ts INTEGER,
+        last_ingestion_time INTEGER,
+        UNIQUE (group_id, name)
+    );
+    CREATE INDEX streams_by_event_time ON streams(group_id, last_event_ts, name);
+    CREATE TABLE segments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+        day TEXT NOT NULL,
+        path TEXT NOT NULL UNIQUE,
+        min_ts INTEGER NOT NULL,
+        max_ts INTEGER NOT NULL,
+        min_seq INTEGER NOT NULL,
+        max_seq INTEGER NOT NULL,
+        rows INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        stored_bytes INTEGER NOT NULL,
+        crc32 INTEGER NOT NULL,
+        fields TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX segments_by_time ON segments(group_id, min_ts, max_ts);
+    CREATE TABLE checkpoints (
+        source TEXT PRIMARY KEY,
+        state BLOB NOT NULL
+    );
+    CREATE TABLE state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        path TEXT NOT NULL,
+        group_id INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        time INTEGER NOT NULL
+    )
+    """,
+]

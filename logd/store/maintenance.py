@@ -1,0 +1,199 @@
+"""The store's background work, one step at a time: seal, compact, sweep.
+
+One task runs `run()`: every tick it seals when the memtable is big or old enough,
+compacts after a seal, and sweeps every `retention_sweep_interval_ms` (monotonic).
+The same steps are callable on demand; an asyncio lock keeps them serial, so no two
+of them ever write segments or swap catalog rows at the same time (which is also why
+the orphan collection in a sweep cannot remove a file being written).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from logd.store import compaction, sealer
+from logd.store.catalog import NewSegment, SegmentRecord
+from logd.store.retention import cutoff, expired, partially_expired
+from logd.store.segments import SegmentDamaged
+
+if TYPE_CHECKING:
+    from logd.store.store import Store
+
+log = logging.getLogger("logd.store.maintenance")
+
+
+class Maintenance:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._last_sweep = store.clock.monotonic()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        async with self._lock:
+            pass
+
+    async def run(self) -> None:
+        s = self._store
+        tick = s.options.maintenance_tick_ms / 1000
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), tick)
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                await self._step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("Store maintenance step failed; it is retried on the next tick.")
+
+    async def _step(self) -> None:
+        s = self._store
+        mem = s.memtable
+        now = s.clock.monotonic()
+        old = mem.oldest_monotonic
+        due = old is not None and (now - old) * 1000 >= s.options.seal_interval_ms
+        if (mem.rows >= s.options.seal_max_events or due) and await self.seal():
+            await self.compact()
+        if (now - self._last_sweep) * 1000 >= s.options.retention_sweep_interval_ms:
+            await self.sweep()
+
+    # -- seal --------------------------------------------------------------------
+    async def seal(self) -> int:
+        """Seal every unsealed event; returns how many."""
+        s = self._store
+        async with self._lock:
+            frozen = s.memtable.freeze()
+            if frozen.last_position is None:
+                return 0
+            position = frozen.last_position
+            if position == s.sealer_position():
+                return 0
+            groups = s.catalog.live_groups()
+            now = s.retention_clock.now_ms()
+            retention = {gid: g.retention_days for gid, g in groups.items()}
+            cutoffs = {gid: cutoff(days, now) for gid, days in retention.items()}
+            result = await asyncio.to_thread(
+                sealer.seal, frozen, retention, cutoffs, s.files, s.options
+            )
+
+            def commit() -> None:
+                with s._view_lock:
+                    _, dead = s.catalog.add_segments(
+                        result.segments,
+                        state={"sealer_position": json.dumps(list(position))},
+                        next_seqs=result.next_seqs,
+                        stored_delta=result.stored_delta,
+                    )
+                    s.memtable.release(frozen)
+                for seg in dead:
+                    s.files.delete(seg.path)
+                s.sealer_cursor.commit(position)
+
+            await asyncio.to_thread(commit)
+            return frozen.rows
+
+    # -- compaction --------------------------------------------------------------
+    async def compact(self) -> int:
+        """Merge small segments; returns how many segments were replaced."""
+        s = self._store
+        replaced = 0
+        async with self._lock:
+            runs = compaction.plan(await asyncio.to_thread(s.catalog.all_segments), s.options)
+            for run in runs:
+                if await self._rewrite(run):
+                    replaced += len(run)
+        return replaced
+
+    async def _rewrite(self, old: list[SegmentRecord]) -> bool:
+        """Replace `old` (one group and day) by its retained rows; caller holds the lock."""
+        s = self._store
+        group = s.catalog.get_group_by_id(old[0].group_id)
+        if group is None:
+            return False
+        limit = cutoff(group.retention_days, s.retention_clock.now_ms())
+        try:
+            new = await asyncio.to_thread(compaction.merge, old, limit, s.files, s.options)
+        except SegmentDamaged as exc:
+            bad = [seg for seg in old if seg.path not in s.files.verified]
+            for seg in bad or old[:1]:
+                s.quarantine(seg, str(exc))
+            return False
+        return await asyncio.to_thread(self._swap, old, new)
+
+    def _swap(self, old: list[SegmentRecord], new: list[NewSegment]) -> bool:
+        s = self._store
+        delta = sum(n.stored_bytes for n in new) - sum(o.stored_bytes for o in old)
+        new_paths = {n.path for n in new}
+        with s._view_lock:
+            added = s.catalog.replace_segments(old, new, delta)
+        if added is None:
+            old_paths = {o.path for o in old}
+            for path in new_paths - old_paths:
+                s.files.delete(path)
+            return False
+        for seg in old:
+            if seg.path not in new_paths:
+                s.files.delete_later(seg.path, s.clock.monotonic())
+        return True
+
+    # -- retention sweep ---------------------------------------------------------
+    async def sweep(self) -> dict[str, int]:
+        """Delete expired segments, rewrite partly expired ones, remove orphans."""
+        s = self._store
+        report = {"deleted": 0, "rewritten": 0, "orphans": 0, "paused": 0}
+        async with self._lock:
+            self._last_sweep = s.clock.monotonic()
+            now = s.retention_clock.now_ms()
+            if s.retention_clock.paused:
+                log.warning(
+                    "Retention sweep skipped deletion: the wall clock jumped forward by more "
+                    "than clock_jump_guard_ms (%d ms).",
+                    s.options.clock_jump_guard_ms,
+                )
+                report["paused"] = 1
+            else:
+                segments = await asyncio.to_thread(s.catalog.all_segments)
+                groups = s.catalog.live_groups()
+                dead, partial = [], []
+                for seg in segments:
+                    group = groups.get(seg.group_id)
+                    if group is None:
+                        continue
+                    if expired(seg, group.retention_days, now):
+                        dead.append(seg)
+                    elif partially_expired(seg, group.retention_days, now):
+                        partial.append(seg)
+                if dead:
+
+                    def drop() -> None:
+                        with s._view_lock:
+                            s.catalog.delete_segments(dead)
+                        for seg in dead:
+                            s.files.delete_later(seg.path, s.clock.monotonic())
+
+                    await asyncio.to_thread(drop)
+                    report["deleted"] = len(dead)
+                for seg in partial:
+                    if await self._rewrite([seg]):
+                        report["rewritten"] += 1
+
+            def collect() -> int:
+                known = {seg.path for seg in s.catalog.all_segments()}
+                s.files.collect(s.clock.monotonic())
+                return s.files.gc_orphans(known)
+
+            report["orphans"] = await asyncio.to_thread(collect)
+        return report

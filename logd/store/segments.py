@@ -1,0 +1,233 @@
+"""Segment files: Hive layout through pyarrow.fs, written temp → fsync → rename.
+
+``segments/group=<catalog id>/day=YYYY-MM-DD/<min seq>-<max seq>-<rows>.parquet``:
+no path is built from a group or stream name, and a name follows from the content
+range, so two writers of one range produce the same object. Files are zstd Parquet,
+time-sorted, with row-group statistics, page checksums and a whole-file crc32 kept in
+the catalog. A file whose crc or pages do not check out is moved to ``quarantine/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from logd.model import DAY_MS, EVENT_OVERHEAD_BYTES
+from logd.store.catalog import NewSegment, SegmentRecord
+from logd.store.options import StoreOptions
+
+log = logging.getLogger("logd.store.segments")
+
+SCHEMA_VERSION = "1"
+
+
+class SegmentDamaged(Exception):
+    """A segment file is missing, fails its checksum or cannot be decoded."""
+
+
+def day_of(ts_ms: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(ts_ms // 1000))
+
+
+def day_start(day: str) -> int:
+    import calendar
+
+    return calendar.timegm(time.strptime(day, "%Y-%m-%d")) * 1000
+
+
+def stored_bytes(table: pa.Table) -> int:
+    """storedBytes of events: UTF-8 message bytes + 26 each."""
+    if table.num_rows == 0:
+        return 0
+    total = int(pc.sum(pc.binary_length(table.column("message"))).as_py() or 0)
+    rows = int(table.num_rows)
+    return total + EVENT_OVERHEAD_BYTES * rows
+
+
+def _fsync_path(path: str, *, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY if directory else os.O_RDWR)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SegmentFiles:
+    def __init__(self, data_dir: Path, options: StoreOptions) -> None:
+        self.fs: pafs.FileSystem = pafs.LocalFileSystem()
+        self.root = str(data_dir / "segments")
+        self.quarantine_dir = str(data_dir / "quarantine")
+        self._local = isinstance(self.fs, pafs.LocalFileSystem)
+        self._options = options
+        self.fs.create_dir(self.root, recursive=True)
+        self.fs.create_dir(self.quarantine_dir, recursive=True)
+        self._deferred: list[tuple[float, str]] = []
+        self.verified: set[str] = set()
+
+    def full(self, rel: str) -> str:
+        return f"{self.root}/{rel}"
+
+    # -- write ---------------------------------------------------------------
+    def write(self, table: pa.Table, group_id: int, fields: str = "{}") -> NewSegment:
+        """Write one sorted segment of one group and day; returns its catalog row."""
+        ts = table.column("timestamp")
+        seq = table.column("seq")
+        min_ts, max_ts = pc.min(ts).as_py(), pc.max(ts).as_py()
+        min_seq, max_seq = pc.min(seq).as_py(), pc.max(seq).as_py()
+        day = day_of(min_ts)
+        if day_of(max_ts) != day:
+            raise ValueError("a segment holds one day")
+        rel = f"group={group_id}/day={day}/{min_seq:020d}-{max_seq:020d}-{table.num_rows}.parquet"
+        table = table.replace_schema_metadata(
+            {"logd.schema_version": SCHEMA_VERSION, "logd.group_id": str(group_id)}
+        )
+        sink = pa.BufferOutputStream()
+        pq.write_table(
+            table,
+            sink,
+            compression="zstd",
+            row_group_size=self._options.row_group_rows,
+            use_dictionary=[n for n in table.column_names if n != "message"],
+            write_statistics=True,
+            write_page_checksum=True,
+            sorting_columns=[pq.SortingColumn(1), pq.SortingColumn(3)],
+        )
+        data = sink.getvalue()
+        crc = zlib.crc32(data)
+        final = self.full(rel)
+        directory = final.rsplit("/", 1)[0]
+        self.fs.create_dir(directory, recursive=True)
+        tmp = final + ".tmp"
+        with self.fs.open_output_stream(tmp) as out:
+            out.write(data)
+        if self._local:
+            _fsync_path(tmp)
+        self.fs.move(tmp, final)
+        if self._local:
+            _fsync_path(directory, directory=True)
+        self.verified.add(rel)
+        return NewSegment(
+            group_id=group_id,
+            day=day,
+            path=rel,
+            min_ts=min_ts,
+            max_ts=max_ts,
+            min_seq=min_seq,
+            max_seq=max_seq,
+            rows=table.num_rows,
+            bytes=data.size,
+            stored_bytes=stored_bytes(table),
+            crc32=crc,
+            fields=fields,
+        )
+
+    # -- read ----------------------------------------------------------------
+    def verify(self, segment: SegmentRecord) -> None:
+        """Whole-file crc32 check (once per process per file); raises SegmentDamaged."""
+        if segment.path in self.verified:
+            return
+        try:
+            with self.fs.open_input_stream(self.full(segment.path)) as f:
+                crc, size = 0, 0
+                while chunk := f.read(1 << 22):
+                    crc = zlib.crc32(chunk, crc)
+                    size += len(chunk)
+        except (OSError, pa.ArrowException) as exc:
+            raise SegmentDamaged(f"cannot read {segment.path}: {exc}") from exc
+        if crc != segment.crc32 or size != segment.bytes:
+            raise SegmentDamaged(f"checksum mismatch in {segment.path}")
+        self.verified.add(segment.path)
+
+    def read_table(self, segment: SegmentRecord, columns: list[str] | None = None) -> pa.Table:
+        self.verify(segment)
+        try:
+            return pq.read_table(
+                self.full(segment.path),
+                columns=columns,
+                filesystem=self.fs,
+                page_checksum_verification=True,
+            ).replace_schema_metadata(None)
+        except (OSError, pa.ArrowException) as exc:
+            raise SegmentDamaged(f"cannot decode {segment.path}: {exc}") from exc
+
+    def batches(
+        self, segment: SegmentRecord, columns: list[str], filter: pc.Expression
+    ) -> Iterator[pa.RecordBatch]:
+        """Batches of one segment, pruned by row-group statistics; SegmentDamaged on damage."""
+        self.verify(segment)
+        fmt = ds.ParquetFileFormat(
+            default_fragment_scan_options=ds.ParquetFragmentScanOptions(
+                page_checksum_verification=True
+            )
+        )
+        try:
+            dataset = ds.dataset(self.full(segment.path), format=fmt, filesystem=self.fs)
+            present = [c for c in columns if c in dataset.schema.names]
+            yield from dataset.to_batches(columns=present, filter=filter)
+        except (OSError, pa.ArrowException) as exc:
+            raise SegmentDamaged(f"cannot decode {segment.path}: {exc}") from exc
+
+    # -- quarantine and deletion ------------------------------------------------
+    def quarantine(self, segment: SegmentRecord) -> str:
+        target = f"{self.quarantine_dir}/{segment.path.replace('/', '_')}"
+        with contextlib.suppress(OSError, FileNotFoundError):
+            self.fs.move(self.full(segment.path), target)
+        self.verified.discard(segment.path)
+        return target
+
+    def delete_later(self, rel: str, now_monotonic: float) -> None:
+        due = now_monotonic + self._options.segment_delete_grace_ms / 1000
+        self._deferred.append((due, rel))
+        self.verified.discard(rel)
+
+    def pending_deletions(self) -> set[str]:
+        return {rel for _, rel in self._deferred}
+
+    def collect(self, now_monotonic: float, *, everything: bool = False) -> int:
+        """Delete deferred files that are due; returns how many."""
+        due = [(t, r) for t, r in self._deferred if everything or t <= now_monotonic]
+        self._deferred = [
+            (t, r) for t, r in self._deferred if not (everything or t <= now_monotonic)
+        ]
+        for _, rel in due:
+            self.delete(rel)
+        return len(due)
+
+    def delete(self, rel: str) -> None:
+        with contextlib.suppress(FileNotFoundError, OSError):
+            self.fs.delete_file(self.full(rel))
+        self.verified.discard(rel)
+
+    def list_files(self) -> list[str]:
+        selector = pafs.FileSelector(self.root, recursive=True, allow_not_found=True)
+        out = []
+        for info in self.fs.get_file_info(selector):
+            if info.type == pafs.FileType.File:
+                out.append(info.path[len(self.root) + 1 :])
+        return out
+
+    def gc_orphans(self, known: set[str]) -> int:
+        """Delete files the catalog does not know (crash leftovers); returns how many."""
+        keep = known | self.pending_deletions()
+        removed = 0
+        for rel in self.list_files():
+            if rel not in keep:
+                self.delete(rel)
+                removed += 1
+        return removed
+
+
+def day_bounds(ts_ms: int) -> tuple[int, int]:
+    start = ts_ms - ts_ms % DAY_MS
+    return start, start + DAY_MS

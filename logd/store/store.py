@@ -1,0 +1,445 @@
+"""The store facade: append, checkpoints, scan, source, readers (docs/internals.md).
+
+Write path: `append` validates (ingest.py), assigns sequence numbers and the ingestion
+time synchronously on the event loop (so queue order = seq order = log order), queues
+the encoded record and waits. One committer task drains the queue: one `append_many`
+on the log for everything queued (group commit), then memtable, then the catalog's
+stream statistics, then every waiting append returns. Maintenance (seal, compact,
+sweep) runs in one background task, one step at a time; the view lock makes each
+catalog swap and memtable release atomic for readers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from logd.clock import Clock
+from logd.errors import ResourceNotFoundException
+from logd.model import InputEvents
+from logd.store import ingest, record
+from logd.store.catalog import Catalog, GroupRecord, SegmentRecord, SQLiteCatalog, StreamUpdate
+from logd.store.ingest import RejectedInfo
+from logd.store.lock import DataDirLock
+from logd.store.log import DurableLog, LogReader, Position
+from logd.store.maintenance import Maintenance
+from logd.store.memtable import Memtable
+from logd.store.options import StoreOptions
+from logd.store.retention import RetentionClock, cutoff
+from logd.store.scan import Snapshot, StoreSource, scan_batches
+from logd.store.segments import SegmentFiles
+from logd.store.simplelog import SimpleLog
+
+log = logging.getLogger("logd.store")
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    ingestion_time: int
+    accepted: int
+    first_seq: int | None
+    last_seq: int | None
+    rejected: RejectedInfo | None
+
+
+@dataclass(slots=True)
+class _Queued:
+    payload: bytes
+    group_id: int
+    stream: str
+    first_ts: int
+    last_ts: int
+    ingestion_time: int
+    stored_bytes: int
+    checkpoint: tuple[str, bytes] | None
+    done: asyncio.Future[Position]
+
+
+class Store:
+    catalog: Catalog
+
+    def __init__(self, data_dir: Path, options: StoreOptions, clock: Clock) -> None:
+        options.validate()
+        self.data_dir = data_dir
+        self.options = options
+        self.clock = clock
+        self._lock = DataDirLock(data_dir)
+        self._view_lock = threading.Lock()
+        self._queue: list[_Queued] = []
+        self._inflight: list[_Queued] = []
+        self._queued = asyncio.Event()
+        self._appended = asyncio.Condition()
+        self._next_seq: dict[int, int] = {}
+        self._last_ingest: dict[int, int] = {}
+        self._checkpoints: dict[str, bytes] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._spilling: asyncio.Task[None] | None = None
+        self._quarantined: set[int] = set()
+        self._closed = False
+        self._opened = False
+
+    # -- lifecycle -------------------------------------------------------------
+    @classmethod
+    async def open(
+        cls,
+        data_dir: Path,
+        options: StoreOptions,
+        clock: Clock,
+        *,
+        durable_log: DurableLog | None = None,
+        catalog: Catalog | None = None,
+    ) -> Store:
+        """Lock the data dir, recover the log into the memtable, start background tasks."""
+        store = cls(data_dir, options, clock)
+        await asyncio.to_thread(store._lock.acquire)
+        try:
+            await asyncio.to_thread(store._recover, durable_log, catalog)
+        except BaseException:
+            store._lock.release()
+            raise
+        store._opened = True
+        store._tasks = [
+            asyncio.create_task(store._commit_loop(), name="logd-store-commit"),
+            asyncio.create_task(store.maintenance.run(), name="logd-store-maintenance"),
+        ]
+        return store
+
+    def _recover(self, durable_log: DurableLog | None, catalog: Catalog | None) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.catalog = catalog or SQLiteCatalog(self.data_dir / "catalog.sqlite")
+        self.log: DurableLog = durable_log or SimpleLog(
+            self.data_dir / "wal",
+            fsync=self.options.fsync,
+            fsync_interval_ms=self.options.fsync_interval_ms,
+        )
+        self.files = SegmentFiles(self.data_dir, self.options)
+        self.memtable = Memtable(
+            self.data_dir / "memtable", spill_bytes=self.options.memtable_spill_bytes
+        )
+        self.retention_clock = RetentionClock(self.clock, self.options.clock_jump_guard_ms)
+        self.maintenance = Maintenance(self)
+        segments = self.catalog.all_segments()
+        on_disk = set(self.files.list_files())
+        for seg in segments:
+            if seg.path not in on_disk:
+                self.quarantine(seg, "segment file is missing")
+        known = {s.path for s in segments}
+        removed = self.files.gc_orphans(known)
+        if removed:
+            log.info("Removed %d orphan segment files left by an interrupted write.", removed)
+        self._checkpoints = self.catalog.checkpoints()
+        sealed = self.sealer_position()
+        groups = self.catalog.live_groups()
+        self._next_seq = {gid: g.next_seq for gid, g in groups.items()}
+        updates: dict[tuple[int, str], StreamUpdate] = {}
+        replayed = skipped = 0
+        mono = self.clock.monotonic()
+        for position, payload in self.log.records(sealed):
+            try:
+                rec = record.decode(payload)
+            except record.RecordError as exc:
+                log.error("Skipped an undecodable log record at %s: %s", position, exc)
+                continue
+            if rec.checkpoint is not None:
+                self._checkpoints[rec.checkpoint[0]] = rec.checkpoint[1]
+            if rec.group_id not in groups:
+                skipped += 1
+                self.memtable.mark(position)
+                continue
+            self.memtable.add(rec, position, mono)
+            if self.memtable.needs_spill:
+                self.memtable.spill()
+            replayed += 1
+            n = len(rec)
+            self._last_ingest[rec.group_id] = max(
+                self._last_ingest.get(rec.group_id, 0), rec.ingestion_time
+            )
+            if n:
+                gid = rec.group_id
+                self._next_seq[gid] = max(self._next_seq.get(gid, 1), rec.first_seq + n)
+                first, last = rec.timestamps[0].as_py(), rec.timestamps[n - 1].as_py()
+                old = updates.get((gid, rec.stream))
+                if old is not None:
+                    first, last = min(first, old.first_ts), max(last, old.last_ts)
+                    ingestion = max(rec.ingestion_time, old.ingestion_time)
+                else:
+                    ingestion = rec.ingestion_time
+                updates[(gid, rec.stream)] = StreamUpdate(gid, rec.stream, first, last, ingestion)
+        self.catalog.record_ingest(list(updates.values()), {}, self._checkpoints)
+        mem_bytes = self.memtable.group_bytes()
+        totals = {gid: mem_bytes.get(gid, 0) for gid in groups}
+        for seg in self.catalog.all_segments():
+            totals[seg.group_id] = totals.get(seg.group_id, 0) + seg.stored_bytes
+        self.catalog.set_stored_bytes({g: v for g, v in totals.items() if g in groups})
+        cursor = self.log.cursor("sealer")
+        if sealed is not None and (cursor.position is None or cursor.position < sealed):
+            cursor.commit(sealed)
+        self.sealer_cursor = cursor
+        if replayed or skipped:
+            log.info("Recovered %d log records (%d of deleted groups).", replayed, skipped)
+
+    def sealer_position(self) -> Position | None:
+        value = self.catalog.get_state("sealer_position")
+        if value is None:
+            return None
+        pos = json.loads(value)
+        return (int(pos[0]), int(pos[1]))
+
+    async def close(self) -> None:
+        """Idempotent: finish queued appends, stop tasks, close the log, release the lock."""
+        if self._closed or not self._opened:
+            return
+        self._closed = True
+        waiting = [asyncio.shield(i.done) for i in [*self._inflight, *self._queue]]
+        await asyncio.gather(*waiting, return_exceptions=True)
+        await self.maintenance.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._spilling is not None:
+            with contextlib.suppress(Exception):
+                await self._spilling
+        await self.log.close()
+        self.memtable.close()
+        self.catalog.close()
+        self._lock.release()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- write path ------------------------------------------------------------
+    async def append(
+        self,
+        group: str,
+        stream: str,
+        events: InputEvents,
+        *,
+        checkpoint: tuple[str, bytes] | None = None,
+    ) -> AppendResult:
+        """PutLogEvents' rules, sequence numbers, durable before returning."""
+        if self._closed:
+            raise RuntimeError("store is closed")
+        ingest.check_model(group, stream, events)
+        g = self.catalog.require_group(group)
+        if not self.catalog.stream_exists(g.id, stream):
+            raise ResourceNotFoundException("The specified log stream does not exist.")
+        now = self.clock.now_ms()
+        plan = ingest.plan(events, now_ms=now, retention_days=g.retention_days)
+        ingestion = max(now, self._last_ingest.get(g.id, 0))
+        n = plan.accepted
+        if n == 0 and checkpoint is None:
+            return AppendResult(ingestion, 0, None, None, plan.rejected)
+        # From here to the queue append nothing awaits: seq order = queue order = log order.
+        first = self._next_seq.get(g.id, g.next_seq)
+        self._next_seq[g.id] = first + n
+        self._last_ingest[g.id] = ingestion
+        timestamps = events.timestamps[plan.lo : plan.hi]
+        payload = record.encode(
+            group_id=g.id,
+            group=group,
+            stream=stream,
+            ingestion_time=ingestion,
+            first_seq=first,
+            timestamps=timestamps,
+            messages=record.slice_messages(plan.messages, plan.lo, plan.hi),
+            checkpoint=checkpoint,
+        )
+        done: asyncio.Future[Position] = asyncio.get_running_loop().create_future()
+        self._queue.append(
+            _Queued(
+                payload,
+                g.id,
+                stream,
+                timestamps[0] if n else 0,
+                timestamps[-1] if n else 0,
+                ingestion,
+                plan.accepted_bytes,
+                checkpoint,
+                done,
+            )
+        )
+        self._queued.set()
+        await asyncio.shield(done)
+        return AppendResult(
+            ingestion, n, first if n else None, first + n - 1 if n else None, plan.rejected
+        )
+
+    async def _commit_loop(self) -> None:
+        while True:
+            await self._queued.wait()
+            self._queued.clear()
+            while self._queue:
+                items, self._queue = self._queue, []
+                self._inflight = items
+                try:
+                    await self._commit(items)
+                except Exception as exc:
+                    log.exception("Committing %d batches failed.", len(items))
+                    for item in items:
+                        if not item.done.done():
+                            item.done.set_exception(exc)
+                finally:
+                    self._inflight = []
+
+    async def _commit(self, items: list[_Queued]) -> None:
+        try:
+            positions = await self.log.append_many([i.payload for i in items])
+        except Exception as exc:
+            log.error("Log append failed; %d batches were not stored: %s", len(items), exc)
+            for item in items:
+                if not item.done.done():
+                    item.done.set_exception(exc)
+            return
+        mono = self.clock.monotonic()
+        updates: dict[tuple[int, str], StreamUpdate] = {}
+        stored: dict[int, int] = {}
+        checkpoints: dict[str, bytes] = {}
+        for item, position in zip(items, positions, strict=True):
+            self.memtable.add(record.decode(item.payload, trusted=True), position, mono)
+            if item.checkpoint is not None:
+                checkpoints[item.checkpoint[0]] = item.checkpoint[1]
+            if item.stored_bytes:
+                key = (item.group_id, item.stream)
+                old = updates.get(key)
+                first, last = item.first_ts, item.last_ts
+                if old is not None:
+                    first, last = min(first, old.first_ts), max(last, old.last_ts)
+                updates[key] = StreamUpdate(*key, first, last, item.ingestion_time)
+                stored[item.group_id] = stored.get(item.group_id, 0) + item.stored_bytes
+        self._checkpoints.update(checkpoints)
+        try:
+            await asyncio.to_thread(
+                self.catalog.record_ingest, list(updates.values()), stored, checkpoints
+            )
+        except Exception as exc:  # recovery recomputes these from the log
+            log.warning("Could not record stream statistics: %s", exc)
+        for item, position in zip(items, positions, strict=True):
+            if not item.done.done():
+                item.done.set_result(position)
+        async with self._appended:
+            self._appended.notify_all()
+        if self.memtable.needs_spill and (self._spilling is None or self._spilling.done()):
+            self._spilling = asyncio.create_task(asyncio.to_thread(self.memtable.spill))
+        if self.memtable.rows >= self.options.seal_max_events:
+            self.maintenance.wake()
+
+    def checkpoints(self) -> dict[str, bytes]:
+        """The latest checkpoint per source key, including those recovered on open."""
+        return dict(self._checkpoints)
+
+    # -- groups ----------------------------------------------------------------
+    async def delete_group(self, name: str) -> GroupRecord:
+        """Delete a group: its events vanish from reads at once, its segments are deleted."""
+
+        def run() -> GroupRecord:
+            with self._view_lock:
+                group, segments = self.catalog.delete_group(name)
+            for seg in segments:
+                self.files.delete_later(seg.path, self.clock.monotonic())
+            return group
+
+        group = await asyncio.to_thread(run)
+        self._next_seq.pop(group.id, None)
+        return group
+
+    # -- read path ---------------------------------------------------------------
+    def snapshot(self, groups: Sequence[str], start_ms: int, end_ms: int) -> Snapshot:
+        now = self.retention_clock.now_ms()
+        names: dict[int, str] = {}
+        cutoffs: dict[int, int | None] = {}
+        for name in groups:
+            g = self.catalog.get_group(name)
+            if g is not None:
+                names[g.id] = g.name
+                cutoffs[g.id] = cutoff(g.retention_days, now)
+        with self._view_lock:
+            segments = self.catalog.list_segments(sorted(names), start_ms, end_ms)
+            pieces = self.memtable.snapshot()
+        return Snapshot(names, cutoffs, segments, pieces)
+
+    def scan(
+        self,
+        groups: Sequence[str],
+        start_ms: int,
+        end_ms: int,
+        *,
+        streams: Sequence[str] | None = None,
+        stream_prefix: str | None = None,
+        columns: Sequence[str] | None = None,
+        predicate: pc.Expression | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """Events of `groups` in [start_ms, end_ms) from segments and memtable, unordered."""
+        snap = self.snapshot(groups, start_ms, end_ms)
+        return scan_batches(
+            snap,
+            self.files,
+            start_ms,
+            end_ms,
+            streams=streams,
+            stream_prefix=stream_prefix,
+            columns=columns,
+            predicate=predicate,
+            on_damaged=self.quarantine,
+        )
+
+    def source(self) -> StoreSource:
+        return StoreSource(self.snapshot, self.files, self.quarantine)
+
+    def quarantine(self, segment: SegmentRecord, reason: str) -> None:
+        """Move a damaged segment aside, drop it from the catalog, report it (R-21)."""
+        with self._view_lock:
+            if segment.id in self._quarantined:
+                return
+            self._quarantined.add(segment.id)
+            target = self.files.quarantine(segment)
+            self.catalog.quarantine_segment(segment, reason, self.clock.now_ms())
+        log.error(
+            "Quarantined damaged segment %s (group id %d, %d events): %s; moved to %s.",
+            segment.path,
+            segment.group_id,
+            segment.rows,
+            reason,
+            target,
+        )
+
+    @property
+    def quarantined_segments(self) -> int:
+        return len(self.catalog.quarantined())
+
+    # -- readers -----------------------------------------------------------------
+    def reader(self, name: str, *, start: Literal["earliest", "latest"] = "latest") -> LogReader:
+        """A durable named cursor over the log (subscriptions: "sub:<group>:<filter>")."""
+        cursor = self.log.cursor(name)
+        if cursor.position is None and start == "latest":
+            end = self.log.end()
+            if end is not None:
+                cursor.commit(end)
+        return LogReader(self.log, cursor, self._appended)
+
+    def drop_reader(self, name: str) -> None:
+        self.log.drop_cursor(name)
+
+    # -- maintenance on demand (tests, operators) ---------------------------------
+    async def seal_now(self) -> int:
+        return await self.maintenance.seal()
+
+    async def compact_now(self) -> int:
+        return await self.maintenance.compact()
+
+    async def sweep_now(self) -> dict[str, int]:
+        return await self.maintenance.sweep()

@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type
 from logd.api.auth import resolve_secrets
 from logd.api.options import ApiOptions
 from logd.export.options import ExportOptions
+from logd.store.options import StoreOptions
 from logd.telemetry.options import TelemetryOptions
 
 
@@ -34,7 +35,7 @@ from logd.telemetry.options import TelemetryOptions
 class DaemonOptions:
     """The daemon process itself."""
 
-    reloadable: ClassVar[frozenset[str]] = frozenset({"shutdown_timeout_ms"})
+    reloadable: ClassVar[frozenset[str]] = frozenset()
 
     data_dir: str = "./data"
     """Directory holding the WAL, segments and catalog (relative to the working directory)."""
@@ -54,6 +55,7 @@ class Settings:
 
     daemon: DaemonOptions = field(default_factory=DaemonOptions)
     api: ApiOptions = field(default_factory=ApiOptions)
+    store: StoreOptions = field(default_factory=StoreOptions)
     export: ExportOptions = field(default_factory=ExportOptions)
     telemetry: TelemetryOptions = field(default_factory=TelemetryOptions)
 
@@ -461,3 +463,88 @@ def _table_item(hint: Any) -> type[Any] | None:
     args = get_args(hint)
     item = args[0] if origin is tuple else args[1] if origin is Mapping else None
     return item if item is not None and dataclasses.is_dataclass(item) else None  # type: ignore[return-value]
+
+
+def _type_text(hint: Any) -> str:
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_text(a) for a in args)
+    if origin is Literal:
+        return " \\| ".join(f"`{_toml_value(a)}`" for a in args)
+    if origin is tuple:
+        return f"array of {_type_text(args[0])}"
+    if origin is Mapping:
+        return f"table of {_type_text(args[1])}"
+    if dataclasses.is_dataclass(hint):
+        return "table"
+    return {bool: "boolean", int: "integer", float: "number", str: "string"}.get(hint, "null")
+
+
+def _key_rows(cls: type[Any], reloadable: frozenset[str]) -> list[str]:
+    hints, docs, instance = get_type_hints(cls), field_docs(cls), cls()
+    rows = ["| key | type | default | on SIGHUP | meaning |", "|---|---|---|---|---|"]
+    for option in dataclasses.fields(cls):
+        hint = hints[option.name]
+        default = getattr(instance, option.name)
+        shown = "" if _table_item(hint) else f"`{_toml_value(default)}`"
+        reload = "applied" if option.name in reloadable else "restart"
+        doc = docs.get(option.name, "").replace("|", "\\|")
+        rows.append(f"| `{option.name}` | {_type_text(hint)} | {shown} | {reload} | {doc} |")
+    return rows
+
+
+def _prose(doc: str | None) -> list[str]:
+    """A docstring as Markdown: paragraphs joined, a ``::`` block fenced as code."""
+    out: list[str] = []
+    literal = False
+    for paragraph in inspect.cleandoc(doc or "").split("\n\n"):
+        if literal:
+            out += ["```", textwrap.dedent(paragraph).strip("\n"), "```", ""]
+            literal = False
+            continue
+        text = " ".join(paragraph.split())
+        literal = text.endswith("::")
+        out += [text[:-1] if literal else text, ""]
+    return out
+
+
+def reference_markdown() -> str:
+    """docs/configuration.md: every section and key, from the options classes."""
+    out = [
+        "# Configuration reference",
+        "",
+        "<!-- Generated from the options dataclasses by `python3 -m logd check-config",
+        "--markdown`; a test keeps this file in step with them. Do not edit by hand. -->",
+        "",
+        "logd reads one TOML file: `logd serve --config FILE`. Without `--config` every key",
+        "has the default below (data in `./data`, the API on `127.0.0.1:4586`, no",
+        "authentication). `--data-dir DIR` and `--listen HOST:PORT` override",
+        "`daemon.data_dir` and `api.listen`. Loading is strict: an unknown key, a wrong type",
+        "or a bad value is an error naming its key path and line (`api.keys[1].actions,",
+        "line 14`), and every problem is reported at once; `logd check-config FILE` runs the",
+        "same checks, and also says whether each secret can be read. A string may name an",
+        "environment variable as `${NAME}` (unset is an error). Secrets are never values in",
+        "the file: a key names an environment variable or a file that holds the secret.",
+        "",
+        "On SIGHUP the file is read and checked again. When it is invalid the problems are",
+        "logged and the running configuration stays. Otherwise keys marked *applied* take",
+        "effect at once; a change to a key marked *restart* is logged and waits for the",
+        "next start. `config/logd.example.toml` lists every key with its default;",
+        "`config/schema.json` is the JSON Schema of the file.",
+    ]
+    for name, cls in sections().items():
+        reloadable: frozenset[str] = getattr(cls, "reloadable", frozenset())
+        out += ["", f"## `[{name}]`", "", *_prose(cls.__doc__)]
+        out += _key_rows(cls, reloadable)
+        hints, docs = get_type_hints(cls), field_docs(cls)
+        for option in dataclasses.fields(cls):
+            item = _table_item(hints[option.name])
+            if item is None:
+                continue
+            repeated = get_origin(hints[option.name]) is tuple
+            header = f"[[{name}.{option.name}]]" if repeated else f"[{name}.{option.name}.NAME]"
+            how = "one table per entry" if repeated else "one table per name"
+            out += ["", f"### `{header}`", "", f"{docs.get(option.name, '')} ({how})", ""]
+            every = frozenset(f.name for f in dataclasses.fields(item))
+            out += _key_rows(item, every if option.name in reloadable else frozenset())
+    return "\n".join(out) + "\n"

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 #: command → one-line help; the module is logd/cli/<command with - as _>.py
 COMMANDS: dict[str, str] = {
+    "serve": "run the daemon (API, store)",
     "check-config": "validate a configuration file and report every problem",
     "groups": "list log groups",
     "streams": "list the log streams of a group",

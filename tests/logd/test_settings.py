@@ -156,3 +156,14 @@ def test_named_tables_build_a_mapping_and_report_their_paths() -> None:
     assert problems_of('[export.buckets.b]\ntype = "dir"\n') == [
         "export: export.buckets.b.root: a dir bucket needs a root"
     ]
+
+
+def test_configuration_reference_is_generated_from_the_options() -> None:
+    shipped = (ROOT / "docs" / "configuration.md").read_text()
+    assert shipped == settings.reference_markdown(), (
+        "regenerate: python3 -m logd check-config --markdown > docs/configuration.md"
+    )
+    for name, cls in settings.sections().items():
+        assert f"## `[{name}]`" in shipped
+        for key in settings.field_docs(cls):
+            assert f"| `{key}` |" in shipped, f"{name}.{key} is not documented"

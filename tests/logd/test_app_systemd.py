@@ -199,3 +199,13 @@ def test_a_second_daemon_on_the_same_data_dir_refuses_to_start(tmp_path: Path) -
         assert second.wait() == 1
         (refused,) = [line for line in second.lines if line.get("msg") == "Cannot start."]
         assert "lock" in refused["reason"].lower()
+
+
+def test_serve_runs_on_the_built_in_defaults(tmp_path: Path) -> None:
+    with Daemon(tmp_path, None) as daemon:
+        logs = daemon.client()
+        logs.create_log_group(logGroupName="defaults")
+        assert [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]] == ["defaults"]
+        warned = daemon.wait_for(lambda line: line.get("level") == "warning")
+        assert warned["msg"].startswith("Authentication is off")
+    assert (tmp_path / "data" / "catalog.sqlite").is_file()

@@ -1,12 +1,13 @@
 """A real `logd serve` subprocess for end-to-end tests.
 
 `Daemon(folder, config="...")` writes the config to ``folder/logd.toml`` (the data
-directory is ``folder/data``), starts ``python -m logd serve`` with the API on
-``127.0.0.1:0`` (the daemon binds a free port itself, so there is no race for it), reads
-the bound address from its "Listening." log line, and returns once ``GET /readyz``
-answers 200. Its JSON log lines are collected in `lines`. `stop()` sends SIGTERM and
-waits; `kill()` sends SIGKILL (crash tests). Use it as a context manager, or from a
-module-scoped fixture to share one daemon between the tests of a module.
+directory is ``folder/data``; ``config=None`` runs on the built-in defaults), starts
+``python -m logd serve`` with the API on ``127.0.0.1:0`` (the daemon binds a free port
+itself, so there is no race for it), reads the bound address from its "Listening." log
+line, and returns once ``GET /readyz`` answers 200. Its JSON log lines are collected in
+`lines`. `stop()` sends SIGTERM and waits; `kill()` sends SIGKILL (crash tests). Use it
+as a context manager, or from a module-scoped fixture to share one daemon between the
+tests of a module.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Daemon:
     def __init__(
         self,
         folder: Path,
-        config: str = "",
+        config: str | None = "",
         *,
         env: Mapping[str, str] | None = None,
         args: tuple[str, ...] = (),
@@ -49,7 +50,8 @@ class Daemon:
         self.data_dir = folder / "data"
         self.config_path = folder / "logd.toml"
         self.config_path.parent.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(config, encoding="utf-8")
+        self.use_config = config is not None  # None: run on the built-in defaults
+        self.config_path.write_text(config or "", encoding="utf-8")
         self.env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
         self.args = args
         self.process: subprocess.Popen[str] | None = None

@@ -35,6 +35,7 @@ from logd.clock import Clock, SystemClock
 from logd.export.destinations import Destinations
 from logd.export.taskdb import TaskDb
 from logd.export.tasks import ExportService
+from logd.metricfilters import MetricFilterService
 from logd.model import Scope
 from logd.settings import Settings, SettingsError, changed_keys, load
 from logd.store.store import Store
@@ -108,6 +109,11 @@ class Daemon:
         async with contextlib.AsyncExitStack() as stack:  # closes in reverse order
             store = await Store.open(data_dir, s.store, self.clock)
             stack.push_async_callback(store.close)
+            metric_filters = MetricFilterService(store, self.metrics.registry, self.clock)
+            loaded = await asyncio.to_thread(metric_filters.load)
+            store.add_append_observer(metric_filters.on_append)
+            if loaded:
+                log.info("Metric filters loaded.", extra=fields(count=loaded))
             task_db = await asyncio.to_thread(TaskDb, data_dir / "export-tasks.sqlite")
             stack.push_async_callback(asyncio.to_thread, task_db.close)
             export = ExportService(
@@ -124,7 +130,9 @@ class Daemon:
             validator = Validator()
             server = ApiServer(
                 operations=build_registry(),
-                context=OpContext(store, self.clock, scope, self.metrics, validator, export),
+                context=OpContext(
+                    store, self.clock, scope, self.metrics, validator, export, metric_filters
+                ),
                 validator=validator,
                 authenticator=self._authenticator,
                 clock=self.clock,

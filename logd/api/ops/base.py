@@ -16,6 +16,7 @@ from logd.telemetry.metrics import DaemonMetrics
 
 if TYPE_CHECKING:
     from logd.export.tasks import ExportService
+    from logd.metricfilters import MetricFilterService
     from logd.store.store import Store
 
 Body = dict[str, Any]
@@ -32,6 +33,7 @@ class OpContext:
     metrics: DaemonMetrics
     validator: Validator
     export: ExportService | None = None
+    metric_filters: MetricFilterService | None = None
 
 
 async def blocking(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -14,35 +14,19 @@ and change nothing (no data protection; always interleaved).
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from typing import Any
 
 from logd import errors
 from logd.api import pagination
-from logd.api.auth import group_from_identifier
 from logd.api.ops import Body, Operation
+from logd.api.ops.base import OpContext, one_group
 from logd.filterevents import END_OF_TIME, MAX_LIMIT, Engine, FilterQuery, filter_events
-from logd.store.store import Store
 
 #: by pattern family, as bench/filter_events.py measured (logd/filterevents.py)
 ENGINE: Engine = "auto"
 LISTING_KIND = "filter"
 #: AWS accepts startFromHead=false only for startTime >= 2024-01-01T00:00:00Z
 TAIL_READ_EARLIEST_MS = 1_704_067_200_000
-
-
-class FilterContext(Protocol):
-    @property
-    def store(self) -> Store: ...
-
-
-def one_group(req: Body) -> str:
-    """Exactly one of logGroupName / logGroupIdentifier (logs-api.md §5.3)."""
-    name, identifier = req.get("logGroupName"), req.get("logGroupIdentifier")
-    if (name is None) == (identifier is None):
-        raise errors.InvalidParameterException(
-            "Exactly one of logGroupName or logGroupIdentifier must be specified."
-        )
-    return str(name) if name is not None else group_from_identifier(str(identifier))
 
 
 def _query(req: Body, ascending: bool) -> FilterQuery:
@@ -77,7 +61,7 @@ def _resume(token: str) -> tuple[str, bool, tuple[int, int], int]:
     return key[0], key[1], (key[2], key[3]), key[4]
 
 
-async def filter_log_events(ctx: FilterContext, req: Body) -> Body:
+async def filter_log_events(ctx: OpContext, req: Body) -> Body:
     token = req.get("nextToken")
     after = hint = None
     if token is not None:

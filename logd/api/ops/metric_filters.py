@@ -11,13 +11,14 @@ listing is refused.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from logd import errors
 from logd.api import pagination
 from logd.api.ops import Body, Operation
+from logd.api.ops.base import OpContext
 from logd.metricfilters import MetricFilterService, MetricTransformation, evaluate_test_messages
 from logd.store.catalog_metricfilters import MetricFilterRecord
 
@@ -27,12 +28,7 @@ DEFAULT_LIMIT = 50
 _ECHOED = ("applyOnTransformedLogs", "fieldSelectionCriteria", "emitSystemFieldDimensions")
 
 
-class MetricFilterContext(Protocol):
-    @property
-    def metric_filters(self) -> MetricFilterService | None: ...
-
-
-def _service(ctx: MetricFilterContext) -> MetricFilterService:
+def _service(ctx: OpContext) -> MetricFilterService:
     service = ctx.metric_filters
     if service is None:
         raise errors.InvalidOperationException("Metric filters are not enabled on this logd.")
@@ -57,7 +53,7 @@ def _transformation(req: Body) -> MetricTransformation:
     )
 
 
-async def put_metric_filter(ctx: MetricFilterContext, req: Body) -> Body:
+async def put_metric_filter(ctx: OpContext, req: Body) -> Body:
     service = _service(ctx)
     options = {k: req[k] for k in _ECHOED if req.get(k) is not None}
     await service.put(
@@ -70,7 +66,7 @@ async def put_metric_filter(ctx: MetricFilterContext, req: Body) -> Body:
     return {}
 
 
-async def delete_metric_filter(ctx: MetricFilterContext, req: Body) -> Body:
+async def delete_metric_filter(ctx: OpContext, req: Body) -> Body:
     await _service(ctx).delete(str(req["logGroupName"]), str(req["filterName"]))
     return {}
 
@@ -88,7 +84,7 @@ def _wire(row: MetricFilterRecord) -> Body:
     return out
 
 
-async def describe_metric_filters(ctx: MetricFilterContext, req: Body) -> Body:
+async def describe_metric_filters(ctx: OpContext, req: Body) -> Body:
     service = _service(ctx)
     group = req.get("logGroupName")
     name, namespace = req.get("metricName"), req.get("metricNamespace")
@@ -125,7 +121,7 @@ async def describe_metric_filters(ctx: MetricFilterContext, req: Body) -> Body:
     return out
 
 
-async def test_metric_filter(ctx: MetricFilterContext, req: Body) -> Body:
+async def test_metric_filter(ctx: OpContext, req: Body) -> Body:
     messages = [str(m) for m in req["logEventMessages"]]
     return {"matches": evaluate_test_messages(str(req["filterPattern"]), messages)}
 

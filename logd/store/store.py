@@ -153,7 +153,7 @@ class Store:
             if rec.checkpoint is not None:
                 self._checkpoints[rec.checkpoint[0]] = rec.checkpoint[1]
             if rec.group_id not in groups:
-                skipped += 1
+                skipped += rec.group_id != 0  # 0: a checkpoint-only record
                 self.memtable.mark(position)
                 continue
             self.memtable.add(rec, position, mono)
@@ -278,6 +278,27 @@ class Store:
         return AppendResult(
             ingestion, n, first if n else None, first + n - 1 if n else None, plan.rejected
         )
+
+    async def append_checkpoint(self, key: str, state: bytes) -> None:
+        """Record a source checkpoint that comes with no events (a tail start, dropped
+        bytes, a tombstone): durable under the fsync policy, in log order with appends,
+        recovered by `checkpoints()`; it needs and creates no group or stream."""
+        if self._closed:
+            raise RuntimeError("store is closed")
+        payload = record.encode(
+            group_id=0,
+            group="",
+            stream="",
+            ingestion_time=self.clock.now_ms(),
+            first_seq=0,
+            timestamps=[],
+            messages=record.encode_messages([]),
+            checkpoint=(key, state),
+        )
+        done: asyncio.Future[Position] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Queued(payload, 0, "", 0, 0, 0, 0, (key, state), done))
+        self._queued.set()
+        await asyncio.shield(done)
 
     async def _commit_loop(self) -> None:
         while True:

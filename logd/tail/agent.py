@@ -8,7 +8,7 @@ Invariants:
 - A file's events are emitted in file order, one emit at a time per file; up to
   `workers` files are read and emitted concurrently. When `emit` blocks (the WAL's
   backpressure), the workers block, so reading pauses and memory stays at about
-  `workers` x `read_chunk_bytes`.
+  2 x `workers` x `read_chunk_bytes` (a chunk being emitted, the next read ahead).
 - Discovery only adds files. Deletion is seen on the descriptor, rotation by the path
   naming another inode; a file out of its glob is drained, kept `rotate_wait_ms`, then
   released with a tombstone checkpoint (garbage collection of its state).

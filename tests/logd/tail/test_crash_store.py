@@ -2,8 +2,8 @@
 
 A child process runs the agent into a `Store` on a temporary data directory (sealing
 every second, so recovery replays the log past sealed segments) and is killed with
-SIGKILL 0.5-2 s after each restart is up, six times, while a writer process appends
-numbered lines to 10 files, rotating them by rename every 1.5 s. A last run drains the
+SIGKILL 0.5-2 s after each restart is up, five times, while a writer process appends
+numbered lines to 10 files, rotating them by rename every 1.2 s. A last run drains the
 files and closes the store cleanly; then the events are read back with `Store.scan` in
 sequence-number order and the oracle (expectations §4.2) must say: missing 0,
 duplicates 0, order kept per file. The store's recovered checkpoints must also match.
@@ -61,13 +61,13 @@ def test_r01_exactly_once_into_the_real_store_across_sigkill(tmp_path):
     )
     writer = subprocess.Popen(
         [sys.executable, "-m", "tests.logd.tail.writer_child", str(logs), "--files", "10",
-         "--rate", "3000", "--seconds", "9", "--rotate", "rename", "--rotate-every", "1.5"],
+         "--rate", "3000", "--seconds", "7", "--rotate", "rename", "--rotate-every", "1.2"],
         cwd=ROOT, env=child_env(),
     )  # fmt: skip
     rng = random.Random(11)
     agent = start_agent(config, data, ready)
     try:
-        for _ in range(6):
+        for _ in range(5):
             wait_ready(agent, ready)
             time.sleep(rng.uniform(0.5, 2.0))
             kill(agent)

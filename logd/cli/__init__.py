@@ -15,6 +15,7 @@ from collections.abc import Sequence
 #: command → one-line help; the module is logd/cli/<command with - as _>.py
 COMMANDS: dict[str, str] = {
     "check-config": "validate a configuration file and report every problem",
+    "agent": "tail files and ship them over PutLogEvents (to a logd or CloudWatch Logs)",
     "groups": "list log groups",
     "streams": "list the log streams of a group",
     "put": "send lines from stdin as events to GROUP STREAM",

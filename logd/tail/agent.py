@@ -37,7 +37,7 @@ from logd.tail.multiline import Multiline
 from logd.tail.naming import HostFacts, check_group, check_stream, render
 from logd.tail.options import AgentOptions, TailOptions
 from logd.tail.reader import Framer
-from logd.tail.tailer import Emit, Entry, TailedFile, turn
+from logd.tail.tailer import Emit, Entry, TailedFile, TurnResult, turn
 from logd.tail.timestamps import TimestampParser, format_to_pattern
 from logd.tail.watch import Inotify, network_fs
 
@@ -411,9 +411,10 @@ class TailAgent:
         # found it under another matching name; then idle for rotate_wait.
         out = f.deleted_at is not None or (f.rotated and self._scans >= f.rotated_at_scan + 2)
         final = out and now - f.last_growth >= opts.rotate_wait_ms / 1000
+        result = TurnResult()
+        size_before = f.size
         try:
-            size_before = f.size
-            result = await turn(
+            await turn(
                 f,
                 self._emit,
                 chunk=opts.read_chunk_bytes,
@@ -421,16 +422,18 @@ class TailAgent:
                 now=now,
                 final=final,
                 flush_after_s=f.entry.options.multiline_flush_timeout_ms / 1000,
+                result=result,
             )
         except OSError as exc:
             self._bump("read_errors_total")
             log.warning("Read error on a tailed file", extra={"path": f.path, "error": str(exc)})
             f.close()
             return False
+        finally:  # what was stored counts, even when a later emit of the turn failed
+            for name, n in result.counters.items():
+                self._bump(name, n)
         if f.size > size_before:
             f.last_growth = now
-        for name, n in result.counters.items():
-            self._bump(name, n)
         if final and f.cp.offset >= f.size and not result.more:
             await self._release(f)
         return result.more

@@ -44,6 +44,7 @@ from logd.model import InputEvents
 from logd.store.store import Store
 from logd.tail.agent import TailAgent
 from logd.tail.options import AgentOptions
+from logd.telemetry.metrics import DaemonMetrics
 
 log = logging.getLogger("logd.tail.store_sink")
 
@@ -169,3 +170,21 @@ def tail_into_store(
         e.group: e.options.retention_in_days for e in agent.entries if e.options.retention_in_days
     }
     return agent, sink
+
+
+def bind_metrics(metrics: DaemonMetrics, agent: TailAgent, sink: StoreSink) -> None:
+    """Export the agent's and the sink's counters and the agent's gauges on /metrics
+    (`logd_tail_*`, declared in logd/telemetry/metrics.py), read at each scrape."""
+
+    def collect() -> None:
+        for source in (agent.metrics, sink.metrics):
+            for name, value in source.items():
+                counter = metrics.tail_counters.get(name)
+                if counter is not None and value > counter.value():
+                    counter.inc(value - counter.value())
+        for name, value in agent.gauges().items():
+            gauge = metrics.tail_gauges.get(name)
+            if gauge is not None:
+                gauge.set(value)
+
+    metrics.registry.on_collect(collect)

@@ -150,8 +150,13 @@ async def turn(
     now: float,
     final: bool,
     flush_after_s: float,
+    result: TurnResult | None = None,
 ) -> TurnResult:
     """Read, frame and emit what one turn allows; see the module docstring.
+
+    Counters go to `result` (a new one if None) as the turn goes: those of each stored
+    emit at once, those of reading a chunk once all of its emits are stored (a chunk
+    whose emit failed is read again), so a caller sees them even if the turn raises.
 
     Pipelined: while a chunk's emits are in flight (the store waits for its fsync in a
     thread), the next chunk is read and cut from the checkpoint those emits will leave.
@@ -160,11 +165,11 @@ async def turn(
     """
     if f.fd is None:
         raise ValueError("turn needs an open file")
-    res = TurnResult()
+    res = result if result is not None else TurnResult()
     check_generation(f, res.counters)
     prep = _prepare(f, f.cp, chunk, now_ms, now, final, flush_after_s)
     for n in range(CHUNKS_PER_TURN):
-        sending = asyncio.ensure_future(_send(f, emit, prep))
+        sending = asyncio.ensure_future(_send(f, emit, prep, res.counters))
         ahead = None
         if prep.full and prep.progressed and n + 1 < CHUNKS_PER_TURN:
             for _ in range(_HANDOFF_STEPS):  # let the emit reach the sink's fsync first
@@ -181,13 +186,13 @@ async def turn(
     return res
 
 
-async def _send(f: TailedFile, emit: Emit, prep: _Prepared) -> None:
+async def _send(f: TailedFile, emit: Emit, prep: _Prepared, counters: dict[str, int]) -> None:
     for batch, cp in prep.emits:
         await emit(f.group, f.stream, batch, (f.key, cp.encode()))
         f.cp = cp
         if len(batch):
-            _bump(prep.counters, "events_total", len(batch))
-            _bump(prep.counters, "emits_total")
+            _bump(counters, "events_total", len(batch))
+            _bump(counters, "emits_total")
 
 
 def _prepare(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from pathlib import Path
 
 from logd.clock import ManualClock, SystemClock
@@ -12,8 +13,9 @@ from logd.model import InputEvents
 from logd.store.options import StoreOptions
 from logd.store.store import Store
 from logd.tail.options import agent_from_mapping
-from logd.tail.store_sink import StoreSink, tail_into_store
-from tests.logd.tail.support import assert_exactly_once, wait_for
+from logd.tail.store_sink import StoreSink, bind_metrics, tail_into_store
+from logd.telemetry.metrics import TAIL_COUNTERS, DaemonMetrics
+from tests.logd.tail.support import ROOT, assert_exactly_once, wait_for
 
 NOW = 1_700_000_000_000
 QUIET = {"seal_interval_ms": 3_600_000, "retention_sweep_interval_ms": 3_600_000}
@@ -134,3 +136,41 @@ async def test_agent_into_store_reads_once_across_restart(tmp_path):
             assert group.retention_days == 3
             assert store.catalog.get_stream("app", "logd-agent") is None
     assert_exactly_once(got, {"a": 300})
+
+
+async def test_agent_counters_and_gauges_reach_metrics(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.log").write_text("".join(f"line {i}\n" for i in range(50)) + "\n")
+    options = agent_from_mapping(
+        {
+            "agent": {"scan_interval_ms": 50},
+            "tail": [{"paths": [str(logs / "*.log")], "log_group": "m"}],
+        }
+    )
+    metrics = DaemonMetrics()
+    async with await open_store(tmp_path / "data", SystemClock()) as store:
+        agent, sink = tail_into_store(store, options, SystemClock())
+        bind_metrics(metrics, agent, sink)
+        task = asyncio.create_task(agent.run())
+        await wait_for(lambda: len(messages(store, "m")) >= 50, what="50 events")
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    text = metrics.registry.expose().splitlines()
+    assert "logd_tail_read_lines_total 51" in text
+    assert "logd_tail_empty_lines_total 1" in text
+    assert "logd_tail_stored_events_total 50" in text
+    assert "logd_tail_files_watched 1" in text
+    metrics.registry.expose()  # a second scrape does not count twice
+    assert metrics.tail_counters["stored_events_total"].value() == 50
+
+
+def test_every_counter_the_agent_bumps_is_declared_and_documented():
+    source = "".join(p.read_text() for p in (ROOT / "logd" / "tail").glob("*.py"))
+    names = set(re.findall(r'_bump\((?:[a-z.]+, )?"([a-z_]+)"', source))
+    names |= {f"long_lines_{a}_total" for a in ("split", "truncate", "drop")}
+    names = {n for n in names if not n.startswith("ship_")}  # `logd agent`'s own
+    assert names - set(TAIL_COUNTERS) == set()
+    docs = (ROOT / "docs" / "tail.md").read_text()
+    assert [n for n in TAIL_COUNTERS if f"`{n}`" not in docs] == []

@@ -65,7 +65,8 @@ class Maintenance:
         now = s.clock.monotonic()
         old = mem.oldest_monotonic
         due = old is not None and (now - old) * 1000 >= s.options.seal_interval_ms
-        if (mem.rows >= s.options.seal_max_events or due) and await self.seal():
+        pressed = s.log_pressure()
+        if (mem.rows >= s.options.seal_max_events or due or pressed) and await self.seal():
             await self.compact()
         if (now - self._last_sweep) * 1000 >= s.options.retention_sweep_interval_ms:
             await self.sweep()
@@ -100,9 +101,12 @@ class Maintenance:
                     s.memtable.release(frozen)
                 for seg in dead:
                     s.files.delete(seg.path)
-                s.sealer_cursor.commit(position)
 
             await asyncio.to_thread(commit)
+            # After the catalog (which recovery trusts): the WAL may now delete the
+            # files the sealer held. Cursors are committed on the event loop.
+            s.sealer_cursor.commit(position)
+            s.sealed_events += sum(seg.rows for seg in result.segments)
             return frozen.rows
 
     # -- compaction --------------------------------------------------------------

@@ -85,6 +85,7 @@ class Store:
         self._tasks: list[asyncio.Task[None]] = []
         self._spilling: asyncio.Task[None] | None = None
         self._quarantined: set[int] = set()
+        self._deleting: set[tuple[int, str]] = set()
         self.dropped_appends = 0
         """Append batches refused because the log was full or failed (ServiceUnavailable)."""
         self.dropped_events = 0
@@ -252,7 +253,7 @@ class Store:
             raise RuntimeError("store is closed")
         ingest.check_model(group, stream, events)
         g = self.catalog.require_group(group)
-        if not self.catalog.stream_exists(g.id, stream):
+        if not self.catalog.stream_exists(g.id, stream) or (g.id, stream) in self._deleting:
             raise ResourceNotFoundException("The specified log stream does not exist.")
         now = self.clock.now_ms()
         plan = ingest.plan(events, now_ms=now, retention_days=g.retention_days)
@@ -394,6 +395,29 @@ class Store:
         self._next_seq.pop(group.id, None)
         return group
 
+    async def delete_stream(self, group: str, stream: str) -> None:
+        """DeleteLogStream: the stream's events vanish from every read at once.
+
+        A tombstone hides every event with a sequence number below the group's next one
+        (queued appends included); the sweep rewrites segments without them later.
+        """
+        g = self.catalog.require_group(group)
+        if not self.catalog.stream_exists(g.id, stream) or (g.id, stream) in self._deleting:
+            raise ResourceNotFoundException("The specified log stream does not exist.")
+        # On the loop, with no await before it: no append to this stream gets a seq at or
+        # past `below` (append checks `_deleting`).
+        below = self._next_seq.get(g.id, g.next_seq)
+        self._deleting.add((g.id, stream))
+
+        def run() -> None:
+            with self._view_lock:
+                self.catalog.delete_stream(group, stream, below_seq=below)
+
+        try:
+            await asyncio.to_thread(run)
+        finally:
+            self._deleting.discard((g.id, stream))
+
     # -- read path ---------------------------------------------------------------
     def snapshot(self, groups: Sequence[str], start_ms: int, end_ms: int) -> Snapshot:
         now = self.retention_clock.now_ms()
@@ -407,7 +431,8 @@ class Store:
         with self._view_lock:
             segments = self.catalog.list_segments(sorted(names), start_ms, end_ms)
             pieces = self.memtable.snapshot()
-        return Snapshot(names, cutoffs, segments, pieces)
+            tombs = {g: t for g, t in self.catalog.tombstones().items() if g in names}
+        return Snapshot(names, cutoffs, segments, pieces, tombs)
 
     def scan(
         self,

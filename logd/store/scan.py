@@ -4,7 +4,7 @@ Both work on a `Snapshot` the store takes under its view lock (segment list + me
 pieces + per-group retention cutoffs), so a concurrent seal or compaction never shows
 an event twice or not at all. Segments are pruned by the catalog's min/max timestamps
 (day partitions included) and, inside a file, by row-group statistics. Expired events
-are filtered here, at read time.
+and events of deleted streams (tombstones.py) are filtered here, at read time.
 """
 
 from __future__ import annotations
@@ -245,7 +245,8 @@ class StoreSource:
         """The `f.` columns `bind` exposes for these groups and range: name -> DuckDB type
         (BIGINT, DOUBLE, BOOLEAN or VARCHAR)."""
         snap = self._snapshot(groups, start_ms, end_ms)
-        return {c: duckdb_type(k) for c, k in segment_fields(snap.segments).items()}
+        segs = [s for s in snap.segments if s.max_ts >= snap.low(s.group_id, start_ms)]
+        return {c: duckdb_type(k) for c, k in segment_fields(segs).items()}
 
     def bind(
         self,

@@ -46,9 +46,13 @@ class SealResult:
 
 
 def sort_rows(table: pa.Table, keys: list[str]) -> pa.Table:
+    """`table` sorted by `keys`; no copy when it already is (one stream, in order)."""
     if table.num_rows == 0:
         return table
-    return table.take(pc.sort_indices(table, [(k, "ascending") for k in keys]))
+    order = pc.sort_indices(table, [(k, "ascending") for k in keys])
+    if pc.all(pc.equal(order, pa.array(range(len(order)), pa.uint64()))).as_py():
+        return table
+    return table.take(order)
 
 
 def sample_messages(table: pa.Table, n: int) -> list[str]:
@@ -130,7 +134,9 @@ def seal(
         if tomb:
             gone = hidden(table["stream"], table["seq"], tomb)
             keep.append(pc.invert(pc.and_(pc.equal(gid, g), gone)))
-    table = table.filter(reduce(pc.and_, keep))
+    mask = reduce(pc.and_, keep)
+    if not pc.all(mask).as_py():
+        table = table.filter(mask)
     table = table.append_column("day", pc.divide(table["timestamp"], DAY_MS))
     table = sort_rows(table, ["gid", "timestamp", "seq"])
     memtable_bytes: dict[int, int] = {}

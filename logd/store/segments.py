@@ -123,23 +123,17 @@ class SegmentFiles:
         try:
             with (
                 self.fs.open_output_stream(tmp) as out,
-                pq.ParquetWriter(
-                    out,
-                    schema,
-                    compression="zstd",
-                    use_dictionary=[n for n in schema.names if n != "message"],
-                    write_statistics=True,
-                    write_page_checksum=True,
-                    sorting_columns=[pq.SortingColumn(1), pq.SortingColumn(3)],
-                ) as writer,
                 ThreadPoolExecutor(1, thread_name_prefix="logd-parquet") as pool,
             ):
+                writer: pq.ParquetWriter | None = None
                 pending: Future[None] | None = None
                 for chunk in chunks:
                     if chunk.num_rows == 0:
                         continue
                     acc.add(chunk)
                     chunk = chunk.cast(schema) if chunk.schema != schema else chunk
+                    if writer is None:
+                        writer = self._writer(out, schema, chunk)
                     if pending is not None:
                         pending.result()
                     pending = pool.submit(
@@ -147,6 +141,8 @@ class SegmentFiles:
                     )
                 if pending is not None:
                     pending.result()
+                if writer is not None:
+                    writer.close()
             if acc.rows == 0:
                 raise ValueError("a segment holds at least one event")
             return self._publish(tmp, group_id, fields, acc)
@@ -154,6 +150,35 @@ class SegmentFiles:
             with contextlib.suppress(OSError, FileNotFoundError):
                 self.fs.delete_file(tmp)
             raise
+
+    @staticmethod
+    def _writer(out: pa.NativeFile, schema: pa.Schema, first: pa.Table) -> pq.ParquetWriter:
+        """Dictionaries and min/max statistics only where they pay, judged on the first
+        chunk: base columns always get statistics, numbers too; a field gets a dictionary
+        (and a string field statistics) only when it has few distinct values (levels,
+        hosts, status codes), not the message or ids, whose dictionaries would be
+        discarded anyway."""
+        probe = first.slice(0, 2048)
+        dictionary, statistics = [], ["stream", "timestamp", "ingestion_time", "seq"]
+        for f in schema:
+            if f.name == "message" or f.name in statistics:
+                if f.name == "stream":
+                    dictionary.append(f.name)
+                continue
+            if pc.count_distinct(probe[f.name]).as_py() * 4 <= probe.num_rows:
+                dictionary.append(f.name)
+                statistics.append(f.name)
+            elif not pa.types.is_string(f.type):
+                statistics.append(f.name)  # numbers: cheap, and prune ranges
+        return pq.ParquetWriter(
+            out,
+            schema,
+            compression="zstd",
+            use_dictionary=dictionary,
+            write_statistics=statistics,
+            write_page_checksum=True,
+            sorting_columns=[pq.SortingColumn(1), pq.SortingColumn(3)],
+        )
 
     def _publish(self, tmp: str, group_id: int, fields: str, acc: _Ranges) -> NewSegment:
         day = day_of(acc.min_ts)

@@ -126,10 +126,10 @@ def seal(
     for row in table.group_by("gid").aggregate([("seq", "max")]).to_pylist():
         if row["gid"] in retention:
             result.next_seqs[row["gid"]] = row["seq_max"] + 1
-    keep = [pc.is_in(gid, value_set=pa.array(list(retention), pa.int64()))]
-    for g, limit in cutoffs.items():
-        if limit is not None:
-            keep.append(pc.or_(pc.not_equal(gid, g), pc.greater_equal(table["timestamp"], limit)))
+    live = list(retention)
+    slot = pc.index_in(gid, value_set=pa.array(live, pa.int64()))  # null: group deleted
+    low = pc.take(pa.array([cutoffs.get(g) for g in live], pa.int64()), slot)
+    keep = [pc.is_valid(slot), pc.fill_null(pc.greater_equal(table["timestamp"], low), True)]
     for g, tomb in (tombstones or {}).items():
         if tomb:
             gone = hidden(table["stream"], table["seq"], tomb)

@@ -98,10 +98,6 @@ class SegmentFiles:
         return f"{self.root}/{rel}"
 
     # -- write ---------------------------------------------------------------
-    def write(self, table: pa.Table, group_id: int, fields: str = "{}") -> NewSegment:
-        """Write one sorted segment of one group and day; returns its catalog row."""
-        return self.write_chunks(iter([table]), table.schema, group_id, fields)
-
     def write_chunks(
         self,
         chunks: Iterator[pa.Table],

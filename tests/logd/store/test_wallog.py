@@ -10,6 +10,7 @@ import pytest
 from logd.clock import ManualClock
 from logd.errors import ServiceUnavailableException
 from logd.store import record
+from logd.store.options import StoreOptions
 from logd.store.stats import bind_metrics
 from logd.store.wallog import WalLog
 from logd.telemetry.metrics import DaemonMetrics
@@ -130,3 +131,28 @@ async def test_store_metrics_are_filled_on_collect(tmp_path: Path) -> None:
         assert metrics.quarantined_segments.value() == 0
         metrics.registry.expose()
         assert metrics.sealed_events.value() == 5  # counters grow only by the difference
+
+
+def test_wal_options_come_from_store_options_alone() -> None:
+    options = StoreOptions(
+        fsync="interval",
+        fsync_interval_ms=7,
+        wal_max_bytes=1 << 20,
+        wal_on_full="drop",
+        wal_segment_bytes=1 << 16,
+        wal_group_commit_bytes=1 << 15,
+    )
+    options.validate()
+    wal = options.wal_options()
+    assert (wal.fsync, wal.fsync_interval_ms, wal.max_bytes, wal.on_full) == (
+        "interval",
+        7,
+        1 << 20,
+        "drop",
+    )
+    assert (wal.segment_bytes, wal.group_commit_max_bytes) == (1 << 16, 1 << 15)
+    wal.validate()
+    with pytest.raises(ValueError, match="wal_max_bytes"):
+        StoreOptions(wal_max_bytes=1 << 16, wal_segment_bytes=1 << 16).validate()
+    with pytest.raises(ValueError, match="wal_on_full"):
+        StoreOptions(wal_on_full="spill").validate()  # type: ignore[arg-type]

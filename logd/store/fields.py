@@ -109,6 +109,15 @@ def _conflicts(path: str, taken: set[str]) -> bool:
     return any(t.startswith(path + ".") for t in taken)
 
 
+def sample_messages(table: pa.Table, n: int) -> list[str]:
+    """Up to `n` evenly spaced messages (indexing, not `take`: a take over a chunked
+    column would first concatenate all of it)."""
+    column = table.column("message")
+    step = max(1, table.num_rows // n)
+    picked = (column[i].as_py() for i in range(0, table.num_rows, step)[:n])
+    return [m for m in picked if m is not None]
+
+
 def json_path(path: str) -> str:
     return "$." + ".".join(f'"{key}"' for key in path.split("."))
 

@@ -27,6 +27,7 @@ from logd.store.fields import (
     extract_one_sql,
     extract_sql,
     merge_kinds,
+    sample_messages,
     sql_ident,
     sql_string,
 )
@@ -80,9 +81,7 @@ def _merge_memtable_kinds(
     """Widen the segments' types so the memtable's values fit too (mixed → varchar)."""
     sample: list[str] = []
     for table in tables:
-        col = table.column("message")
-        step = max(1, len(col) // 1024)
-        sample += col.take(pa.array(range(0, len(col), step))).to_pylist()
+        sample += sample_messages(table, 1024)
     found = discover(sample, max_fields=10_000, max_depth=64)
     out = dict(kinds)
     for col in kinds:

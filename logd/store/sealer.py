@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from logd.model import DAY_MS
 from logd.store.catalog import NewSegment
-from logd.store.fields import FieldTypes, arrow_type, discover, transform_sql
+from logd.store.fields import FieldTypes, arrow_type, discover, sample_messages, transform_sql
 from logd.store.memtable import Frozen, concat
 from logd.store.options import StoreOptions
 from logd.store.schema import FIELD_PREFIX, SEGMENT_BASE_SCHEMA
@@ -50,16 +50,10 @@ def sort_rows(table: pa.Table, keys: list[str]) -> pa.Table:
     if table.num_rows == 0:
         return table
     order = pc.sort_indices(table, [(k, "ascending") for k in keys])
-    if pc.all(pc.equal(order, pa.array(range(len(order)), pa.uint64()))).as_py():
+    steps = pc.pairwise_diff(order.cast(pa.int64()))  # all 1: the identity permutation
+    if order[0].as_py() == 0 and pc.all(pc.equal(steps, 1)).as_py() is not False:
         return table
     return table.take(order)
-
-
-def sample_messages(table: pa.Table, n: int) -> list[str]:
-    rows = table.num_rows
-    step = max(1, rows // n)
-    picked = table.column("message").take(pa.array(range(0, rows, step)[:n], pa.int64()))
-    return [m for m in picked.to_pylist() if m is not None]
 
 
 def _extracted(con: duckdb.DuckDBPyConnection, chunk: pa.Table, fields: FieldTypes) -> pa.Table:

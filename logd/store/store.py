@@ -314,7 +314,7 @@ class Store:
             checkpoint=(key, state),
         )
         done: asyncio.Future[Position] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Queued(payload, 0, "", 0, 0, 0, 0, (key, state), done))
+        self._queue.append(_Queued(payload, 0, 0, "", 0, 0, 0, 0, (key, state), done))
         self._queued.set()
         await asyncio.shield(done)
 

@@ -156,6 +156,8 @@ def render_lines(timestamps: np.ndarray, messages: pa.StringArray) -> pa.Buffer:
         return pa.py_buffer(b"")
     if messages.null_count:
         messages = messages.fill_null("")
+    if pa.types.is_large_string(messages.type):  # a unit past 2 GiB; a member is small
+        messages = messages.cast(pa.string())
     joined = pc.binary_join_element_wise(render_timestamps(timestamps), messages, "\n", "")
     buffers = joined.buffers()
     offsets = np.frombuffer(

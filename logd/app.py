@@ -38,6 +38,7 @@ from logd.export.taskdb import TaskDb
 from logd.export.tasks import ExportService
 from logd.model import Scope
 from logd.settings import Settings, SettingsError, changed_keys, load
+from logd.store.stats import bind_metrics as bind_store_metrics
 from logd.store.store import Store
 from logd.systemd import Notifier
 from logd.tail.store_sink import bind_metrics, tail_into_store
@@ -109,6 +110,7 @@ class Daemon:
         scope = Scope(s.api.partition, s.api.region, s.api.account_id)
         async with contextlib.AsyncExitStack() as stack:  # closes in reverse order
             store = await Store.open(data_dir, s.store, self.clock)
+            bind_store_metrics(store, self.metrics)
             stack.push_async_callback(store.close)
             self._start_tail(store, stack)  # stopped before the store closes
             task_db = await asyncio.to_thread(TaskDb, data_dir / "export-tasks.sqlite")

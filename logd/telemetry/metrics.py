@@ -290,6 +290,28 @@ class DaemonMetrics:
             "logd_wal_cursor_lag_bytes", "WAL bytes each cursor has yet to read.", ["cursor"]
         )
         self.segments = r.gauge("logd_segments", "Sealed Parquet segments in the catalog.")
+        self.wal_backpressure = r.gauge(
+            "logd_wal_backpressure", "1 while appends wait for WAL space (wal_on_full = block)."
+        )
+        self.segment_bytes = r.gauge(
+            "logd_segment_bytes", "Bytes of the sealed Parquet segments in the catalog."
+        )
+        self.memtable_events = r.gauge(
+            "logd_store_memtable_events", "Acknowledged events not sealed into segments yet."
+        )
+        self.quarantined_segments = r.gauge(
+            "logd_store_quarantined_segments", "Damaged segments moved to quarantine/."
+        )
+        self.sealed_events = r.counter(
+            "logd_store_sealed_events_total", "Events the sealer wrote into segments."
+        )
+        self.dropped_appends = r.counter(
+            "logd_store_dropped_appends_total",
+            "Append batches refused (WAL full under wal_on_full = drop, write error, closing).",
+        )
+        self.dropped_events = r.counter(
+            "logd_store_dropped_events_total", "Events in the refused append batches."
+        )
         self.config_reloads = r.counter(
             "logd_config_reloads_total", "SIGHUP reloads by result (applied, rejected).", ["result"]
         )

@@ -298,6 +298,7 @@ class MetricFilterService:
         self.clock = clock
         self.engine = MetricFilterEngine(registry)
         self._group_ids: dict[str, int] = {}  # group name -> id its filters were put for
+        registry.on_collect(self.prune)  # a deleted group's series leave /metrics
 
     def load(self) -> int:
         """Load every stored filter into the engine (blocking; call once at startup)."""
@@ -368,6 +369,11 @@ class MetricFilterService:
         self.engine.drop_group(group)
         del self._group_ids[group]
         return True
+
+    def prune(self) -> None:
+        """Forget the filters (and series) of every group deleted since they were put."""
+        for group in list(self._group_ids):
+            self._forget_if_stale(group)
 
     def on_append(self, group: str, stream: str, messages: pa.StringArray) -> None:
         """The store's append observer: apply the group's filters to a durable batch."""

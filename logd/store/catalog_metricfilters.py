@@ -1,4 +1,4 @@
-"""The catalog's metric-filter rows (migration 2): create-or-replace, delete, list, count.
+"""The catalog's metric-filter rows (migration 3): create-or-replace, delete, list, count.
 
 The store keeps them as data only: the pattern text and the transformation as its wire
 JSON. Compiling and evaluating them is `logd.metricfilters`' job (a layer above). Rows of

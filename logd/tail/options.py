@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from logd.model import EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES
+from logd.model import EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES, RETENTION_DAYS
 
 #: CloudWatch's largest message: one event of a full batch (1 MiB minus 26 bytes).
 MAX_EVENT_BYTES = MAX_BATCH_BYTES - EVENT_OVERHEAD_BYTES
@@ -39,6 +39,9 @@ class TailOptions:
     """Globs (matched against the full path and the file name) never followed."""
     log_group: str = ""
     """Log group the events go to (may use the stream template fields)."""
+    retention_in_days: int = 0
+    """Retention of the log group when the agent creates it (0: never expire); a group
+    that already exists keeps its own."""
     log_stream: str = "{hostname}/{filename}"
     """Stream name template: {hostname} {local_hostname} {filename} {path} {instance_id}
     {ip_address} {date:%Y-%m-%d}."""
@@ -80,6 +83,9 @@ class TailOptions:
             raise OptionsError(f"{where}.paths: at least one glob is required")
         if not self.log_group:
             raise OptionsError(f"{where}.log_group: required")
+        if self.retention_in_days and self.retention_in_days not in RETENTION_DAYS:
+            allowed = ", ".join(map(str, RETENTION_DAYS))
+            raise OptionsError(f"{where}.retention_in_days: must be 0 or one of {allowed}")
         if not 1 <= self.max_event_bytes <= MAX_EVENT_BYTES:
             raise OptionsError(f"{where}.max_event_bytes: must be in 1..{MAX_EVENT_BYTES}")
         if self.long_lines == "truncate" and len(self.truncate_marker.encode()) >= (
@@ -101,8 +107,9 @@ class TailOptions:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AgentOptions:
-    """The agent as a whole (`[agent]`): scanning, budgets, and for `logd agent`, shipping."""
+class AgentSettings:
+    """The tail agent as a whole: scanning, budgets, and for `logd agent`, shipping. The
+    files it follows are the `[[tail]]` tables."""
 
     scan_interval_ms: int = 1000
     """Glob re-scan and stat reconcile period; alone it is correct (inotify only speeds up)."""
@@ -128,14 +135,12 @@ class AgentOptions:
     """PutLogEvents endpoint (a remote logd or CloudWatch Logs); empty: AWS for region."""
     region: str = "us-east-1"
     """SigV4 region."""
-    state_file: Path = Path("logd-agent.state")
+    state_file: str = "logd-agent.state"
     """`logd agent` only: checkpoints saved after each acknowledged PutLogEvents."""
     batch_wait_ms: int = 200
     """`logd agent` only: longest wait to fill a PutLogEvents batch."""
     max_retries: int = 0
     """`logd agent` only: retries of a failing request before giving up (0 = forever)."""
-    tails: tuple[TailOptions, ...] = field(default_factory=tuple)
-    """The `[[tail]]` entries."""
 
     def validate(self) -> None:
         if self.scan_interval_ms < 10:
@@ -146,6 +151,22 @@ class AgentOptions:
             raise OptionsError(f"agent.read_chunk_bytes: must be >= {MAX_BATCH_BYTES}")
         if self.workers < 1:
             raise OptionsError("agent.workers: must be >= 1")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentOptions(AgentSettings):
+    """The `[agent]` table with its `[[tail]]` entries: what `TailAgent` runs."""
+
+    tails: tuple[TailOptions, ...] = field(default_factory=tuple)
+    """The `[[tail]]` entries."""
+
+    @classmethod
+    def of(cls, agent: AgentSettings, tails: tuple[TailOptions, ...]) -> AgentOptions:
+        values = {f.name: getattr(agent, f.name) for f in dataclasses.fields(AgentSettings)}
+        return cls(**values, tails=tails)
+
+    def validate(self) -> None:
+        AgentSettings.validate(self)
         ids = [t.source_id for t in self.tails]
         for i, tail in enumerate(self.tails):
             tail.validate(f"tail[{i}]")

@@ -94,7 +94,12 @@ async def test_deleted_and_recreated_group_leaves_old_filters_behind(tmp_path: P
         await make_group(store, "app", "s")
         service, registry = await started(store)
         await service.put("app", "errors", "ERROR", errors_metric())
+        await store.append("app", "s", InputEvents([NOW], ["ERROR before deletion"]))
+        assert sample(registry, "logd_metric_filter_value_total", filter_name="errors") == 1
         await store.delete_group("app")
+        registry.expose()  # a scrape forgets the deleted group's series
+        assert service.engine.count("app") == 0
+        assert sample(registry, "logd_metric_filter_value_total", filter_name="errors") is None
         await make_group(store, "app", "s")
         await store.append("app", "s", InputEvents([NOW], ["ERROR after re-creation"]))
         assert sample(registry, "logd_metric_filter_value_total", filter_name="errors") is None

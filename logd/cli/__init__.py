@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "put": "send lines from stdin as events to GROUP STREAM",
     "get": "print the events of GROUP STREAM",
     "retention": "set (or clear with 0) the retention of a group",
+    "query": "run a Logs Insights query on the daemon or on a file",
 }
 
 

@@ -219,6 +219,10 @@ class StoreSource:
                 self._on_damaged(seg, str(exc))
                 continue
             by_group.setdefault(seg.group_id, []).append(seg)
+        # The engine turns off DuckDB's file access once bind() returns: allow-list ours.
+        paths = [self._files.full(s.path) for segs in by_group.values() for s in segs]
+        if paths:
+            con.execute("SET allowed_paths = ?", [paths])
         for i, (gid, segs) in enumerate(sorted(by_group.items())):
             dataset = ds.dataset(
                 [self._files.full(s.path) for s in segs],

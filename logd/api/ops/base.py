@@ -16,6 +16,7 @@ from logd.telemetry.metrics import DaemonMetrics
 
 if TYPE_CHECKING:
     from logd.export.tasks import ExportService
+    from logd.queries import QueryService
     from logd.store.store import Store
 
 Body = dict[str, Any]
@@ -32,6 +33,7 @@ class OpContext:
     metrics: DaemonMetrics
     validator: Validator
     export: ExportService | None = None
+    queries: QueryService | None = None
 
 
 async def blocking(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -1,7 +1,7 @@
 """Query history and saved query definitions, in the catalog's SQLite file.
 
 The tables come from the catalog's migration list (`logd/store/catalog_sql.py`, number
-2); this module opens its own connection on the same file (WAL journal, busy timeout), so
+3); this module opens its own connection on the same file (WAL journal, busy timeout), so
 it never reaches into the catalog object. Blocking: callers use a thread. Every change
 is one transaction.
 """
@@ -148,8 +148,10 @@ class QueryHistory:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        if version < 2:
+        found = self._db.execute(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name='queries'"
+        ).fetchone()
+        if found[0] == 0:
             self._db.close()
             raise RuntimeError(f"{path}: the catalog has no query tables (open the store first)")
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueryOptions:
+    """Logs Insights in the daemon: the worker pool, time limits, what is remembered."""
+
     max_running: int = 4
     """Queries that run at once (one worker thread each); the rest wait as `Scheduled`."""
 

@@ -4,7 +4,7 @@ Lifecycle of a query: StartQuery checks the text (a malformed query never gets a
 resolves its log groups, records it in the history as `Scheduled` and queues it; one of
 `max_running` worker threads takes it (`Running`), runs it on the store's events with a
 `QueryHandle`, and ends it `Complete`, `Failed`, `Cancelled` (StopQuery: the handle
-interrupts DuckDB at once) or `Timeout` (a timer cancels it after `timeout_ms`; a run
+interrupts DuckDB at once) or `Timeout` (a watcher cancels it after `timeout_ms`; a run
 that took longer than that is a `Timeout` even if it finished). Finished rows stay in
 memory for `results_ttl_ms` (at most `max_kept_results` queries); the history
 (DescribeQueries) and saved definitions live in the catalog (`history.py`).
@@ -19,6 +19,7 @@ import asyncio
 import dataclasses
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +50,7 @@ from query import (
 log = logging.getLogger("logd.queries")
 
 MAX_GROUPS = 50
+CANCEL_RETRY_S = 0.1
 NOT_FOUND = "The specified log group does not exist."
 
 
@@ -261,9 +263,11 @@ class QueryService:
             q.status = h.RUNNING
         self._save(q, h.RUNNING)
         started = self.clock.monotonic()
-        timer = threading.Timer(self.options.timeout_ms / 1000, self._time_out, (q,))
-        timer.daemon = True
-        timer.start()
+        done = threading.Event()
+        watcher = threading.Thread(
+            target=self._watch, args=(q, done), name="logd-query-watch", daemon=True
+        )
+        watcher.start()
         result: QueryResult | None = None
         message = ""
         try:
@@ -287,7 +291,8 @@ class QueryService:
             log.exception("Query %s failed unexpectedly.", q.info.query_id)
             status, message = h.FAILED, f"internal error: {type(exc).__name__}"
         finally:
-            timer.cancel()
+            done.set()
+            watcher.join()
         elapsed_ms = int((self.clock.monotonic() - started) * 1000)
         if status == h.COMPLETE and elapsed_ms >= self.options.timeout_ms:
             status, result = h.TIMEOUT, None
@@ -312,9 +317,17 @@ class QueryService:
             message=message,
         )
 
-    def _time_out(self, q: _Query) -> None:
-        q.timed_out = True
-        q.handle.cancel()
+    def _watch(self, q: _Query, done: threading.Event) -> None:
+        """Cancel the query at its deadline or once StopQuery asked, and cancel again
+        every `CANCEL_RETRY_S` until it ends: a cancel that lands between two DuckDB
+        statements interrupts nothing, so one call is not enough."""
+        deadline = time.monotonic() + self.options.timeout_ms / 1000
+        while not done.wait(min(CANCEL_RETRY_S, max(0.0, deadline - time.monotonic()))):
+            stopped = q.status == h.CANCELLED
+            if not stopped and time.monotonic() >= deadline:
+                q.timed_out = True
+            if stopped or q.timed_out:
+                q.handle.cancel()
 
     def _save(self, q: _Query, status: str, **kw: object) -> None:
         history = self._history

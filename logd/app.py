@@ -1,8 +1,8 @@
 """The composition root: builds every object of the daemon, owns its lifecycle.
 
 Start: logging → store (WAL recovered, catalog open) → tail agent (`[[tail]]`, resumed
-from the store's checkpoints) → export service (tasks recovered, worker started) → API
-listener bound → READY=1.
+from the store's checkpoints) → export service (tasks recovered, worker started) → query
+service (pool started) → API listener bound → READY=1.
 SIGHUP: RELOADING=1, the config file is read and validated again; invalid → every
 problem is logged and the old settings stay; valid → reloadable keys are applied
 (access keys, log level) and the others are logged as needing a
@@ -38,6 +38,7 @@ from logd.export.taskdb import TaskDb
 from logd.export.tasks import ExportService
 from logd.metricfilters import MetricFilterService
 from logd.model import Scope
+from logd.queries import QueryService
 from logd.settings import Settings, SettingsError, changed_keys, load
 from logd.store.stats import bind_metrics as bind_store_metrics
 from logd.store.store import Store
@@ -132,11 +133,21 @@ class Daemon:
             )
             stack.push_async_callback(export.close)
             await export.start()
+            queries = QueryService(store, s.queries, self.clock, scope=scope)
+            await queries.start()
+            stack.push_async_callback(queries.close)
             validator = Validator()
             server = ApiServer(
                 operations=build_registry(),
                 context=OpContext(
-                    store, self.clock, scope, self.metrics, validator, export, metric_filters
+                    store,
+                    self.clock,
+                    scope,
+                    self.metrics,
+                    validator,
+                    export,
+                    metric_filters=metric_filters,
+                    queries=queries,
                 ),
                 validator=validator,
                 authenticator=self._authenticator,

@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type
 from logd.api.auth import resolve_secrets
 from logd.api.options import ApiOptions
 from logd.export.options import ExportOptions
+from logd.queries.options import QueryOptions
 from logd.store.options import StoreOptions
 from logd.tail.options import AgentOptions, AgentSettings, TailOptions
 from logd.telemetry.options import TelemetryOptions
@@ -58,6 +59,7 @@ class Settings:
     api: ApiOptions = field(default_factory=ApiOptions)
     store: StoreOptions = field(default_factory=StoreOptions)
     export: ExportOptions = field(default_factory=ExportOptions)
+    queries: QueryOptions = field(default_factory=QueryOptions)
     telemetry: TelemetryOptions = field(default_factory=TelemetryOptions)
     agent: AgentSettings = field(default_factory=AgentSettings)
     tail: tuple[TailOptions, ...] = ()

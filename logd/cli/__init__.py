@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "filter": "print the events of GROUP that match a filter pattern",
     "retention": "set (or clear with 0) the retention of a group",
     "export": "export a log group's time range to a bucket, or verify an export",
+    "query": "run a Logs Insights query on the daemon or on a file",
 }
 
 

@@ -93,4 +93,33 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX metric_filters_by_name ON metric_filters(name, group_id)
     """,
+    # 4: Logs Insights query history and saved query definitions (logd/queries/)
+    """
+    CREATE TABLE queries (
+        ordinal INTEGER PRIMARY KEY AUTOINCREMENT,
+        query_id TEXT NOT NULL UNIQUE,
+        query_string TEXT NOT NULL,
+        log_groups TEXT NOT NULL,
+        status TEXT NOT NULL,
+        create_time INTEGER NOT NULL,
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL DEFAULT 0,
+        records_matched REAL NOT NULL DEFAULT 0,
+        records_scanned REAL NOT NULL DEFAULT 0,
+        bytes_scanned REAL NOT NULL DEFAULT 0,
+        message TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX queries_by_status ON queries(status, ordinal);
+    CREATE TABLE query_definitions (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        query_string TEXT NOT NULL,
+        log_group_names TEXT NOT NULL,
+        parameters TEXT NOT NULL,
+        last_modified INTEGER NOT NULL,
+        client_token TEXT UNIQUE
+    );
+    CREATE INDEX query_definitions_by_name ON query_definitions(name, id)
+    """,
 ]

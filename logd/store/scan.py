@@ -268,6 +268,10 @@ class StoreSource:
                 self._on_damaged(seg, str(exc))
                 continue
             by_group.setdefault(seg.group_id, []).append(seg)
+        # The engine turns off DuckDB's file access once bind() returns: allow-list ours.
+        allowed = [self._files.full(s.path) for segs in by_group.values() for s in segs]
+        if allowed:
+            con.execute("SET allowed_paths = ?", [allowed])
         kinds = segment_fields([s for segs in by_group.values() for s in segs])
         base = ", ".join(sql_ident(c) for c in SEGMENT_BASE_SCHEMA.names)
         selects = []

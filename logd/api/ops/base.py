@@ -17,6 +17,7 @@ from logd.telemetry.metrics import DaemonMetrics
 if TYPE_CHECKING:
     from logd.export.tasks import ExportService
     from logd.metricfilters import MetricFilterService
+    from logd.queries import QueryService
     from logd.store.store import Store
 
 Body = dict[str, Any]
@@ -34,6 +35,7 @@ class OpContext:
     validator: Validator
     export: ExportService | None = None
     metric_filters: MetricFilterService | None = None
+    queries: QueryService | None = None
 
 
 async def blocking(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -22,12 +22,14 @@ from logd.api.ops import (
     groups,
     merge,
     metric_filters,
+    queries,
     retention,
     streams,
     tags,
 )
 from logd.api.ops.base import OpContext
 from logd.export.tasks import ExportService
+from logd.queries import QueryService
 
 FAMILIES = (groups, streams, events, retention, tags, filter_events, metric_filters)
 
@@ -41,9 +43,22 @@ def _on_export(handler: Callable[[ExportService, Body], Awaitable[Body]]) -> Han
     return run
 
 
+def _on_queries(handler: Callable[[QueryService, Body], Awaitable[Body]]) -> Handler:
+    async def run(ctx: OpContext, req: Body) -> Body:
+        if ctx.queries is None:
+            raise errors.InvalidOperationException("Logs Insights is not enabled on this logd.")
+        return await handler(ctx.queries, req)
+
+    return run
+
+
 def build_registry() -> dict[str, Operation]:
     adapted: Any = SimpleNamespace(
         __name__=export.__name__,
         OPERATIONS={name: Operation(_on_export(h)) for name, h in export.OPERATIONS.items()},
     )
-    return merge([*FAMILIES, adapted])
+    insights: Any = SimpleNamespace(
+        __name__=queries.__name__,
+        OPERATIONS={name: Operation(_on_queries(h)) for name, h in queries.OPERATIONS.items()},
+    )
+    return merge([*FAMILIES, adapted, insights])

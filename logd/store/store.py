@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -41,6 +41,8 @@ from logd.store.segments import SegmentFiles
 from logd.store.simplelog import SimpleLog
 
 log = logging.getLogger("logd.store")
+
+AppendListener = Callable[[record.AppendRecord, Position], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,7 @@ class Store:
         self._tasks: list[asyncio.Task[None]] = []
         self._spilling: asyncio.Task[None] | None = None
         self._quarantined: set[int] = set()
+        self._listeners: list[AppendListener] = []
         self._closed = False
         self._opened = False
 
@@ -310,7 +313,10 @@ class Store:
         stored: dict[int, int] = {}
         checkpoints: dict[str, bytes] = {}
         for item, position in zip(items, positions, strict=True):
-            self.memtable.add(record.decode(item.payload, trusted=True), position, mono)
+            decoded = record.decode(item.payload, trusted=True)
+            self.memtable.add(decoded, position, mono)
+            for listener in self._listeners:
+                listener(decoded, position)
             if item.checkpoint is not None:
                 checkpoints[item.checkpoint[0]] = item.checkpoint[1]
             if item.stored_bytes:
@@ -433,6 +439,14 @@ class Store:
 
     def drop_reader(self, name: str) -> None:
         self.log.drop_cursor(name)
+
+    def add_append_listener(self, listener: AppendListener) -> Callable[[], None]:
+        """Call `listener(record, position)` for each durable record, right after it
+        reaches the memtable (so a scan started on the same loop tick sees exactly the
+        records the listener has not been given: live tail's seam). It must not block or
+        raise. Returns the function that removes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     # -- maintenance on demand (tests, operators) ---------------------------------
     async def seal_now(self) -> int:

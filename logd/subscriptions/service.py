@@ -39,6 +39,7 @@ from logd.subscriptions.feed import StoreFeed
 from logd.subscriptions.options import SubscriptionOptions
 from logd.subscriptions.sinkconfig import SinkEntry, build_host, parse_entries, resolve
 from logd.subscriptions.sinkhost import SinkHost
+from logd.telemetry.metrics import Counter, Registry, SubscriptionMetrics
 from query import FilterPatternError, compile_filter_pattern
 from sinks import Batch
 
@@ -369,6 +370,36 @@ class SubscriptionService:
             await asyncio.to_thread(self.store.drop_reader, cursor_name(g.id, name))
 
     # -- figures -----------------------------------------------------------------
+    def register_metrics(self, metrics: SubscriptionMetrics, registry: Registry) -> None:
+        """Fill `metrics` from `figures()` before each exposition."""
+        seen: dict[tuple[str, ...], float] = {}
+
+        def bump(counter: Counter, value: float, **labels: str) -> None:
+            key = (counter.name, *labels.values())
+            delta = value - seen.get(key, 0.0)
+            if delta > 0:
+                counter.inc(delta, **labels)
+            seen[key] = value
+
+        def collect() -> None:
+            m = metrics
+            m.lag_bytes.clear()
+            m.lag_seconds.clear()
+            m.state.clear()
+            for f in self.figures():
+                sub = f.subscription
+                bump(m.delivered_events, f.delivered_events, subscription=sub, sink=f.sink)
+                bump(m.delivered_batches, f.delivered_batches, subscription=sub, sink=f.sink)
+                for cls, n in f.retries_by_class.items():
+                    bump(m.retries, n, subscription=sub, **{"class": cls})
+                bump(m.failed_attempts, f.failed_attempts, subscription=sub)
+                bump(m.dead_lettered_events, f.dead_lettered_events, subscription=sub)
+                m.lag_bytes.set(f.lag_bytes, subscription=sub)
+                m.lag_seconds.set(f.lag_seconds, subscription=sub)
+                m.state.set(1, subscription=sub, state=f.state)
+
+        registry.on_collect(collect)
+
     def figures(self) -> list[SubscriptionFigures]:
         end = self.store.log.end()
         now = self.clock.now_ms()

@@ -11,6 +11,7 @@ from logd.errors import (
     ResourceNotFoundException,
 )
 from logd.subscriptions.options import ConfiguredFilter
+from logd.telemetry.metrics import DaemonMetrics
 
 from .support import append, arn, ensure, file_events, running, until
 
@@ -128,6 +129,15 @@ async def test_delivery_starts_at_the_put_and_survives_a_restart(tmp_path):
         figures = service.figures()
         assert [(f.subscription, f.sink) for f in figures] == [("g:errors", "files")]
         await until(lambda: service.figures()[0].lag_seconds == 0)
+        metrics = DaemonMetrics()
+        service.register_metrics(metrics.subscriptions, metrics.registry)
+        text = metrics.registry.expose()
+        assert (
+            'logd_subscription_delivered_events_total{subscription="g:errors",sink="files"} 1'
+            in text
+        )
+        assert 'logd_subscription_state{subscription="g:errors",state="RUNNING"} 1' in text
+        assert 'logd_subscription_lag_seconds{subscription="g:errors"} 0' in text
     s1 = [e["message"] for e in file_events(out) if e["logStream"] == "s1"]
     assert s1[-1] == "ERROR after restart"
 

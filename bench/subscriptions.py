@@ -58,7 +58,10 @@ async def _receive(bootstrap: str, port: int, expected: int, out: Any, ready: An
     def note(kind: str, raw: bytes) -> None:
         now = time.time() * 1000
         if raw[:2] == b"\x1f\x8b":  # cloudwatch rendering: one gzip payload per batch
-            for event in orjson.loads(gzip.decompress(raw))["logEvents"]:
+            envelope = orjson.loads(gzip.decompress(raw))
+            if envelope["messageType"] != "DATA_MESSAGE":
+                return  # the destination check sent on PutSubscriptionFilter
+            for event in envelope["logEvents"]:
                 lat[kind].append(now - orjson.loads(event["message"])["t"])
         else:
             lat[kind].append(now - orjson.loads(orjson.loads(raw)["message"])["t"])

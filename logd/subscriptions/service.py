@@ -117,6 +117,7 @@ class SubscriptionService:
         self._lock = asyncio.Lock()  # one put/delete at a time
         self._started = False
         self._closed = False
+        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def _catalog(self) -> SQLiteCatalog:
@@ -163,12 +164,22 @@ class SubscriptionService:
                 creation_time=group.creation_time,
             )
             self._launch(rec, configured=True)
+        in_use = {r.dispatcher.sink_name for r in self._running.values()}
+        for sink in sorted(in_use):  # the CONTROL_MESSAGE "once per sink start"
+            self._background.add(asyncio.create_task(self._announce(sink)))
+
+    async def _announce(self, sink: str) -> None:
+        with contextlib.suppress(errors.InvalidParameterException):
+            await self._check_destination(sink)  # a failure is logged; delivery retries
 
     async def close(self) -> None:
         """Cancel, drain within `drain_timeout_ms`, write cursors, close sinks. Idempotent."""
         if self._closed:
             return
         self._closed = True
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         running = list(self._running.values())
         self._running.clear()
         await asyncio.gather(*(self._stop(r, drain=True) for r in running))

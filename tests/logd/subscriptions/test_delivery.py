@@ -209,3 +209,19 @@ async def test_r13_poison_events_are_dead_lettered_alone(tmp_path, webhook_serve
     for stream in ("a", "b"):
         expected = [(event_id(s), m) for st, s, m in sent if st == stream and "xxxx" not in m]
         assert [g for g in got if g[1].startswith(stream)] == expected
+
+
+async def test_a_cloudwatch_sink_gets_a_control_message_when_it_starts(tmp_path, webhook_server):
+    data = tmp_path / "data"
+    async with running(data, {"w": webhook(webhook_server)}) as service:
+        ensure(service, "g", "a")
+        await service.put_subscription_filter(
+            group="g", name="f", pattern="", destination_arn=arn("w")
+        )
+    assert len(webhook_server.received) == 1
+    async with running(data, {"w": webhook(webhook_server)}) as service:
+        await until(lambda: len(webhook_server.received) == 2)
+        await append(service, "g", "a", ["after the restart"])
+        await until(lambda: len(webhook_server.delivered()) == 3)
+    kinds = [r.header("X-Logd-Event") for r in webhook_server.received]
+    assert kinds == ["CONTROL_MESSAGE", "CONTROL_MESSAGE", "DATA_MESSAGE"]

@@ -40,6 +40,7 @@ class StoreFeed:
         self._written: Position | None = reader.position
         self._wake = asyncio.Event()
         self._write_lock = asyncio.Lock()
+        self._writing: asyncio.Future[None] | None = None
         # (position, ingestion time) of own records yielded and not yet committed: lag
         self._unacked: deque[tuple[Position, int]] = deque()
 
@@ -88,7 +89,12 @@ class StoreFeed:
 
     async def flush(self) -> None:
         async with self._write_lock:
+            if self._writing is not None:  # a write a cancelled committer left running
+                await asyncio.shield(self._writing)
             target = self._target
             if target is not None and target != self._written:
-                await asyncio.to_thread(self.reader.commit, target)
+                # shielded: a cancelled caller never leaves an older write racing a newer
+                self._writing = asyncio.ensure_future(asyncio.to_thread(self.reader.commit, target))
+                await asyncio.shield(self._writing)
+                self._writing = None
                 self._written = target

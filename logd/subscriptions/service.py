@@ -16,15 +16,11 @@ the sinks.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-import orjson
 
 from logd import errors
 from logd.clock import Clock
@@ -36,10 +32,12 @@ from logd.store.store import Store
 from logd.subscriptions.deadletter import DeadLetterStore
 from logd.subscriptions.dispatcher import Classified, Dispatcher, Outcome, PendingBatch
 from logd.subscriptions.feed import StoreFeed
+from logd.subscriptions.listing import describe_record, page_token, token_key
+from logd.subscriptions.metrics import register_metrics
 from logd.subscriptions.options import SubscriptionOptions
 from logd.subscriptions.sinkconfig import SinkEntry, build_host, parse_entries, resolve
 from logd.subscriptions.sinkhost import SinkHost
-from logd.telemetry.metrics import Counter, Registry, SubscriptionMetrics
+from logd.telemetry.metrics import Registry, SubscriptionMetrics
 from query import FilterPatternError, compile_filter_pattern
 from sinks import Batch
 
@@ -230,6 +228,20 @@ class SubscriptionService:
         ]
         self._running[(rec.group, rec.name)] = run
 
+    def _live(self, run: _Running) -> bool:
+        """False once the filter's log group was deleted (its catalog row went with it)."""
+        group = self.store.catalog.get_group(run.record.group)
+        return group is not None and group.id == run.record.group_id
+
+    async def _prune(self) -> None:
+        """Stop the filters of deleted groups and drop their cursors."""
+        for key, run in list(self._running.items()):
+            if not self._live(run):
+                self._running.pop(key)
+                await self._stop(run, drain=False)
+                name = cursor_name(run.record.group_id, run.record.name)
+                await asyncio.to_thread(self.store.drop_reader, name)
+
     async def _stop(self, run: _Running, *, drain: bool) -> None:
         for task in run.tasks:
             task.cancel()
@@ -284,6 +296,7 @@ class SubscriptionService:
                 "(arn:logd:sink:<region>:<account>:<sink>, a sink name or a sink alias)."
             )
         async with self._lock:
+            await self._prune()
             existing = self._running.get((group, name))
             if existing is not None and existing.configured:
                 raise errors.InvalidParameterException(
@@ -350,23 +363,25 @@ class SubscriptionService:
             raise errors.InvalidParameterException("limit must be between 1 and 50.")
         after = None
         if next_token is not None:
-            after = _token_key(next_token)
+            after = token_key(next_token)
         names = sorted(
             n
-            for (g, n) in self._running
+            for (g, n), run in self._running.items()
             if g == group
+            and self._live(run)
             and (prefix is None or n.startswith(prefix))
             and (after is None or n > after)
         )
         page = names[:limit]
         token = None
         if len(names) > limit:
-            token = _token(page[-1])
-        return [_describe(self._running[(group, n)].record) for n in page], token
+            token = page_token(page[-1])
+        return [describe_record(self._running[(group, n)].record) for n in page], token
 
     async def delete_subscription_filter(self, *, group: str, name: str) -> None:
         g = self.store.catalog.get_group(group)
         async with self._lock:
+            await self._prune()
             run = self._running.get((group, name))
             if g is None or run is None:
                 raise errors.ResourceNotFoundException(NOT_FOUND)
@@ -382,40 +397,16 @@ class SubscriptionService:
 
     # -- figures -----------------------------------------------------------------
     def register_metrics(self, metrics: SubscriptionMetrics, registry: Registry) -> None:
-        """Fill `metrics` from `figures()` before each exposition."""
-        seen: dict[tuple[str, ...], float] = {}
-
-        def bump(counter: Counter, value: float, **labels: str) -> None:
-            key = (counter.name, *labels.values())
-            delta = value - seen.get(key, 0.0)
-            if delta > 0:
-                counter.inc(delta, **labels)
-            seen[key] = value
-
-        def collect() -> None:
-            m = metrics
-            m.lag_bytes.clear()
-            m.lag_seconds.clear()
-            m.state.clear()
-            for f in self.figures():
-                sub = f.subscription
-                bump(m.delivered_events, f.delivered_events, subscription=sub, sink=f.sink)
-                bump(m.delivered_batches, f.delivered_batches, subscription=sub, sink=f.sink)
-                for cls, n in f.retries_by_class.items():
-                    bump(m.retries, n, subscription=sub, **{"class": cls})
-                bump(m.failed_attempts, f.failed_attempts, subscription=sub)
-                bump(m.dead_lettered_events, f.dead_lettered_events, subscription=sub)
-                m.lag_bytes.set(f.lag_bytes, subscription=sub)
-                m.lag_seconds.set(f.lag_seconds, subscription=sub)
-                m.state.set(1, subscription=sub, state=f.state)
-
-        registry.on_collect(collect)
+        """Fill the subscription metric families from `figures()` on each collect."""
+        register_metrics(self, metrics, registry)
 
     def figures(self) -> list[SubscriptionFigures]:
         end = self.store.log.end()
         now = self.clock.now_ms()
         out = []
         for (group, fname), run in sorted(self._running.items()):
+            if not self._live(run):
+                continue
             stats = run.dispatcher.stats
             position = run.feed.reader.position
             lag_bytes = 0
@@ -440,40 +431,3 @@ class SubscriptionService:
                 )
             )
         return out
-
-
-_TOKEN_KIND = "subscription-filters"  # noqa: S105 - a token kind, not a secret
-
-
-def _token(after: str) -> str:
-    raw = orjson.dumps([_TOKEN_KIND, after])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _token_key(token: str) -> str:
-    try:
-        value = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError):
-        value = None
-    if not (isinstance(value, list) and len(value) == 2 and value[0] == _TOKEN_KIND):
-        raise errors.InvalidParameterException("The specified nextToken is invalid.")
-    return str(value[1])
-
-
-def _describe(rec: SubscriptionFilterRecord) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "filterName": rec.name,
-        "logGroupName": rec.group,
-        "filterPattern": rec.pattern,
-        "destinationArn": rec.destination_arn,
-        "distribution": rec.distribution,
-        "applyOnTransformedLogs": rec.apply_on_transformed_logs,
-        "creationTime": rec.creation_time,
-    }
-    if rec.role_arn is not None:
-        out["roleArn"] = rec.role_arn
-    if rec.field_selection_criteria is not None:
-        out["fieldSelectionCriteria"] = rec.field_selection_criteria
-    if rec.emit_system_fields is not None:
-        out["emitSystemFields"] = list(rec.emit_system_fields)
-    return out

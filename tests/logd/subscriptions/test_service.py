@@ -159,3 +159,19 @@ async def test_configured_filters_show_count_and_refuse_changes(tmp_path):
             await put(service, "g", "third")
         await append(service, "g", "s", ["hello"])
         await until(lambda: len(file_events(tmp_path / "out")) == 2)
+
+
+async def test_a_deleted_group_takes_its_filters_and_cursors_along(tmp_path):
+    async with running(tmp_path / "data", sinks(tmp_path)) as service:
+        ensure(service, "g", "s")
+        await put(service, "g", "f")
+        await service.store.delete_group("g")
+        assert service.figures() == []
+        ensure(service, "g", "s")
+        assert service.describe_subscription_filters(group="g")[0] == []
+        await put(service, "g", "f", "again")
+        await put(service, "g", "f2")
+        page, _ = service.describe_subscription_filters(group="g")
+        assert [(f["filterName"], f["filterPattern"]) for f in page] == [("f", "again"), ("f2", "")]
+        await append(service, "g", "s", ["again and again"])
+        await until(lambda: len(file_events(tmp_path / "out")) == 2)

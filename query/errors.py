@@ -5,16 +5,19 @@ The tree::
     QueryError(message, *, line, column, excerpt)     a query text that cannot be used
      ├── FilterPatternError(message, offset, pattern)  a filter pattern is refused
      │                                                 (CloudWatch: InvalidParameterException)
-     └── (Logs Insights errors subclass QueryError in query/insights/)
+     └── InsightsQueryError(message, *, line, column, excerpt, start, end)
+                                                       an Insights query is refused
+                                                       (CloudWatch: MalformedQueryException)
 
-`line` and `column` are 1-based; `excerpt` is the line of the query text the fault is on,
-so that `caret()` can point at it. Nothing here knows HTTP: the daemon maps these classes
+`line` and `column` are 1-based; for a filter pattern `excerpt` is the line of the text the
+fault is on, so that `caret()` can point at it; an Insights error's excerpt already carries
+its caret line. Nothing here knows HTTP: the daemon maps these classes
 to CloudWatch's `__type` in one place (`logd/api/errors.py`).
 """
 
 from __future__ import annotations
 
-__all__ = ["FilterPatternError", "QueryError"]
+__all__ = ["FilterPatternError", "InsightsQueryError", "QueryError"]
 
 
 class QueryError(Exception):
@@ -81,6 +84,41 @@ class FilterPatternError(QueryError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_rebuild_filter_pattern_error, (self.message, self.offset, self.pattern))
+
+
+class InsightsQueryError(QueryError):
+    """An Insights query error; `start`/`end` are 0-based character offsets (end exclusive)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int,
+        column: int,
+        excerpt: str = "",
+        start: int = 0,
+        end: int = 0,
+    ) -> None:
+        super().__init__(message, line=line, column=column, excerpt=excerpt)
+        self.start = start
+        self.end = end
+
+    def caret(self) -> str:
+        return self.excerpt  # rendered with its caret by the Insights parser
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_insights_error,
+            (self.message, self.line, self.column, self.excerpt, self.start, self.end),
+        )
+
+
+def _rebuild_insights_error(
+    message: str, line: int, column: int, excerpt: str, start: int, end: int
+) -> InsightsQueryError:
+    return InsightsQueryError(
+        message, line=line, column=column, excerpt=excerpt, start=start, end=end
+    )
 
 
 def _rebuild_query_error(

@@ -68,7 +68,7 @@ class StoreOptions:
     discovered_fields_depth: int = 4
     """JSON objects deeper than this are not flattened into columns."""
 
-    discovery_sample_rows: int = 4_096
+    discovery_sample_rows: int = 1_024
     """Messages sampled per segment to discover JSON fields."""
 
     memtable_spill_bytes: int = 32 * 1024 * 1024

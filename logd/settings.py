@@ -26,6 +26,8 @@ from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type
 
 from logd.api.auth import resolve_secrets
 from logd.api.options import ApiOptions
+from logd.export.options import ExportOptions
+from logd.store.options import StoreOptions
 from logd.telemetry.options import TelemetryOptions
 
 
@@ -33,7 +35,7 @@ from logd.telemetry.options import TelemetryOptions
 class DaemonOptions:
     """The daemon process itself."""
 
-    reloadable: ClassVar[frozenset[str]] = frozenset({"shutdown_timeout_ms"})
+    reloadable: ClassVar[frozenset[str]] = frozenset()
 
     data_dir: str = "./data"
     """Directory holding the WAL, segments and catalog (relative to the working directory)."""
@@ -53,6 +55,8 @@ class Settings:
 
     daemon: DaemonOptions = field(default_factory=DaemonOptions)
     api: ApiOptions = field(default_factory=ApiOptions)
+    store: StoreOptions = field(default_factory=StoreOptions)
+    export: ExportOptions = field(default_factory=ExportOptions)
     telemetry: TelemetryOptions = field(default_factory=TelemetryOptions)
 
 
@@ -182,7 +186,8 @@ class _Builder:
             self.problem(path, str(exc))
             return cls()
         validate = getattr(options, "validate", None)
-        if callable(validate) and len(self.problems) == before:
+        takes_none = callable(validate) and not inspect.signature(validate).parameters
+        if validate is not None and takes_none and len(self.problems) == before:
             try:
                 validate()
             except ValueError as exc:
@@ -210,6 +215,15 @@ class _Builder:
             results = [self.convert(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
             if all(ok for ok, _ in results):
                 return True, tuple(v for _, v in results)
+            return False, None
+        if origin is Mapping:
+            item = get_args(hint)[1]
+            if not isinstance(value, dict):
+                self.problem(path, f"expected a table, got {_describe(value)}")
+                return False, None
+            entries = {k: self.convert(item, v, _join(path, k)) for k, v in value.items()}
+            if all(ok for ok, _ in entries.values()):
+                return True, {k: v for k, (_, v) in entries.items()}
             return False, None
         if dataclasses.is_dataclass(hint):
             return True, self.build(hint, value, path)  # type: ignore[arg-type]
@@ -361,6 +375,9 @@ def _schema_of(hint: Any, default: object, doc: str | None) -> dict[str, Any]:
         schema = {"enum": list(get_args(hint))}
     elif origin is tuple:
         schema = {"type": "array", "items": _schema_of(get_args(hint)[0], None, None)}
+    elif origin is Mapping:
+        item = _schema_of(get_args(hint)[1], None, None)
+        schema = {"type": "object", "additionalProperties": item}
     elif dataclasses.is_dataclass(hint):
         schema = _object_schema(hint)  # type: ignore[arg-type]
     else:
@@ -368,7 +385,7 @@ def _schema_of(hint: Any, default: object, doc: str | None) -> dict[str, Any]:
         schema = {"type": names[hint]}
     if doc:
         schema = {"description": doc, **schema}
-    if default is not None and not dataclasses.is_dataclass(default):
+    if default is not None and not dataclasses.is_dataclass(default) and default != {}:
         schema["default"] = list(default) if isinstance(default, tuple) else default
     return schema
 
@@ -418,21 +435,116 @@ def example_toml() -> str:
     for name, cls in sections().items():
         out += ["", f"# {' '.join((cls.__doc__ or '').split())}", f"[{name}]"]
         hints, docs, instance = get_type_hints(cls), field_docs(cls), cls()
-        tables: list[tuple[str, type[Any]]] = []
+        tables: list[tuple[str, type[Any], bool]] = []
         for option in dataclasses.fields(cls):
             hint = hints[option.name]
-            item = get_args(hint)[0] if get_origin(hint) is tuple else None
-            if item is not None and dataclasses.is_dataclass(item):
-                tables.append((option.name, item))  # type: ignore[arg-type]
+            item = _table_item(hint)
+            if item is not None:
+                tables.append((option.name, item, get_origin(hint) is tuple))
                 continue
             out += [f"# {line}" for line in textwrap.wrap(docs.get(option.name, ""), 86)]
             out.append(f"{option.name} = {_toml_value(getattr(instance, option.name))}")
-        for table, item_cls in tables:
+        for table, item_cls, repeated in tables:
             out += [""] + [f"# {line}" for line in textwrap.wrap(docs.get(table, ""), 86)]
-            out.append("# Repeat the table for each entry:")
-            out.append(f"# [[{name}.{table}]]")
+            if repeated:
+                out += ["# Repeat the table for each entry:", f"# [[{name}.{table}]]"]
+            else:
+                out += ["# One table per entry, named by its key:", f"# [{name}.{table}.NAME]"]
             item_docs, item_instance = field_docs(item_cls), item_cls()
             for option in dataclasses.fields(item_cls):
                 out += [f"#   {line}" for line in textwrap.wrap(item_docs.get(option.name, ""), 84)]
                 out.append(f"# {option.name} = {_toml_value(getattr(item_instance, option.name))}")
+    return "\n".join(out) + "\n"
+
+
+def _table_item(hint: Any) -> type[Any] | None:
+    """The options class of a `tuple[X, ...]` or `Mapping[str, X]` field, else None."""
+    origin = get_origin(hint)
+    args = get_args(hint)
+    item = args[0] if origin is tuple else args[1] if origin is Mapping else None
+    return item if item is not None and dataclasses.is_dataclass(item) else None  # type: ignore[return-value]
+
+
+def _type_text(hint: Any) -> str:
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_text(a) for a in args)
+    if origin is Literal:
+        return " \\| ".join(f"`{_toml_value(a)}`" for a in args)
+    if origin is tuple:
+        return f"array of {_type_text(args[0])}"
+    if origin is Mapping:
+        return f"table of {_type_text(args[1])}"
+    if dataclasses.is_dataclass(hint):
+        return "table"
+    return {bool: "boolean", int: "integer", float: "number", str: "string"}.get(hint, "null")
+
+
+def _key_rows(cls: type[Any], reloadable: frozenset[str]) -> list[str]:
+    hints, docs, instance = get_type_hints(cls), field_docs(cls), cls()
+    rows = ["| key | type | default | on SIGHUP | meaning |", "|---|---|---|---|---|"]
+    for option in dataclasses.fields(cls):
+        hint = hints[option.name]
+        default = getattr(instance, option.name)
+        shown = "" if _table_item(hint) else f"`{_toml_value(default)}`"
+        reload = "applied" if option.name in reloadable else "restart"
+        doc = docs.get(option.name, "").replace("|", "\\|")
+        rows.append(f"| `{option.name}` | {_type_text(hint)} | {shown} | {reload} | {doc} |")
+    return rows
+
+
+def _prose(doc: str | None) -> list[str]:
+    """A docstring as Markdown: paragraphs joined, a ``::`` block fenced as code."""
+    out: list[str] = []
+    literal = False
+    for paragraph in inspect.cleandoc(doc or "").split("\n\n"):
+        if literal:
+            out += ["```", textwrap.dedent(paragraph).strip("\n"), "```", ""]
+            literal = False
+            continue
+        text = " ".join(paragraph.split())
+        literal = text.endswith("::")
+        out += [text[:-1] if literal else text, ""]
+    return out
+
+
+def reference_markdown() -> str:
+    """docs/configuration.md: every section and key, from the options classes."""
+    out = [
+        "# Configuration reference",
+        "",
+        "<!-- Generated from the options dataclasses by `python3 -m logd check-config",
+        "--markdown`; a test keeps this file in step with them. Do not edit by hand. -->",
+        "",
+        "logd reads one TOML file: `logd serve --config FILE`. Without `--config` every key",
+        "has the default below (data in `./data`, the API on `127.0.0.1:4586`, no",
+        "authentication). `--data-dir DIR` and `--listen HOST:PORT` override",
+        "`daemon.data_dir` and `api.listen`. Loading is strict: an unknown key, a wrong type",
+        "or a bad value is an error naming its key path and line (`api.keys[1].actions,",
+        "line 14`), and every problem is reported at once; `logd check-config FILE` runs the",
+        "same checks, and also says whether each secret can be read. A string may name an",
+        "environment variable as `${NAME}` (unset is an error). Secrets are never values in",
+        "the file: a key names an environment variable or a file that holds the secret.",
+        "",
+        "On SIGHUP the file is read and checked again. When it is invalid the problems are",
+        "logged and the running configuration stays. Otherwise keys marked *applied* take",
+        "effect at once; a change to a key marked *restart* is logged and waits for the",
+        "next start. `config/logd.example.toml` lists every key with its default;",
+        "`config/schema.json` is the JSON Schema of the file.",
+    ]
+    for name, cls in sections().items():
+        reloadable: frozenset[str] = getattr(cls, "reloadable", frozenset())
+        out += ["", f"## `[{name}]`", "", *_prose(cls.__doc__)]
+        out += _key_rows(cls, reloadable)
+        hints, docs = get_type_hints(cls), field_docs(cls)
+        for option in dataclasses.fields(cls):
+            item = _table_item(hints[option.name])
+            if item is None:
+                continue
+            repeated = get_origin(hints[option.name]) is tuple
+            header = f"[[{name}.{option.name}]]" if repeated else f"[{name}.{option.name}.NAME]"
+            how = "one table per entry" if repeated else "one table per name"
+            out += ["", f"### `{header}`", "", f"{docs.get(option.name, '')} ({how})", ""]
+            every = frozenset(f.name for f in dataclasses.fields(item))
+            out += _key_rows(item, every if option.name in reloadable else frozenset())
     return "\n".join(out) + "\n"

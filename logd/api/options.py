@@ -56,7 +56,7 @@ class AccessKeyOptions:
 class ApiOptions:
     """The CloudWatch Logs JSON API listener."""
 
-    reloadable: ClassVar[frozenset[str]] = frozenset({"keys", "max_body_bytes"})
+    reloadable: ClassVar[frozenset[str]] = frozenset({"keys"})
 
     listen: str = "127.0.0.1:4586"
     """Address the API binds, HOST:PORT. Port 0 picks a free port."""

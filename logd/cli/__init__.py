@@ -1,7 +1,8 @@
 """The `logd` command: one module per subcommand, imported lazily.
 
-Each ``logd/cli/<name>.py`` has ``add_arguments(parser)`` and ``run(args) -> int``;
-only the module of the command being run is imported. Exit codes: 0 success, 1 error,
+Each ``logd/cli/<name>.py`` has ``add_arguments(parser)`` (or ``add_parser(subparsers)``
+when it builds its own parser) and ``run(args) -> int``; only the module of the command
+being run is imported. Exit codes: 0 success, 1 error,
 2 usage.
 """
 
@@ -14,12 +15,14 @@ from collections.abc import Sequence
 
 #: command → one-line help; the module is logd/cli/<command with - as _>.py
 COMMANDS: dict[str, str] = {
+    "serve": "run the daemon (API, store)",
     "check-config": "validate a configuration file and report every problem",
     "groups": "list log groups",
     "streams": "list the log streams of a group",
     "put": "send lines from stdin as events to GROUP STREAM",
     "get": "print the events of GROUP STREAM",
     "retention": "set (or clear with 0) the retention of a group",
+    "export": "export a log group's time range to a bucket, or verify an export",
 }
 
 
@@ -30,11 +33,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"logd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, text in COMMANDS.items():
-        child = sub.add_parser(name, help=text, description=text)
-        if name == command:
-            module = importlib.import_module(f"logd.cli.{name.replace('-', '_')}")
+        if name != command:
+            sub.add_parser(name, help=text, description=text)
+            continue
+        module = importlib.import_module(f"logd.cli.{name.replace('-', '_')}")
+        if hasattr(module, "add_parser"):
+            child = module.add_parser(sub)
+        else:
+            child = sub.add_parser(name, help=text, description=text)
             module.add_arguments(child)
-            child.set_defaults(run=module.run)
+        child.set_defaults(run=module.run)
     return parser
 
 

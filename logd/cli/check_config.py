@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--example", action="store_true", help="print the documented example config"
     )
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the reference (docs/configuration.md)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,6 +30,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.example:
         sys.stdout.write(settings.example_toml())
+        return 0
+    if args.markdown:
+        sys.stdout.write(settings.reference_markdown())
         return 0
     if args.path is None:
         sys.stderr.write("logd check-config: a PATH is required\n")

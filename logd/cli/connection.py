@@ -1,6 +1,7 @@
 """How client subcommands reach a daemon: endpoint and credentials from flags, env, config.
 
-Endpoint: ``--endpoint``, else ``LOGD_ENDPOINT``, else ``http://<api.listen>`` of
+Endpoint: ``--endpoint`` (or ``--endpoint-url``, as the AWS CLI spells it), else
+``LOGD_ENDPOINT``, else ``http://<api.listen>`` of
 ``--config``, else ``http://127.0.0.1:4586``. Credentials: ``AWS_ACCESS_KEY_ID`` /
 ``AWS_SECRET_ACCESS_KEY`` (``AWS_SESSION_TOKEN``); none means unsigned requests (a
 daemon with ``auth = "none"``). Region: ``--region``, ``AWS_REGION``,
@@ -17,7 +18,12 @@ from logd.client import Client, Credentials
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--endpoint", help="API URL (default: $LOGD_ENDPOINT or the config)")
+    parser.add_argument(
+        "--endpoint",
+        "--endpoint-url",
+        dest="endpoint",
+        help="API URL (default: $LOGD_ENDPOINT or the config)",
+    )
     parser.add_argument("--config", type=Path, help="take the endpoint from this config file")
     parser.add_argument("--region", help="SigV4 region (default: $AWS_REGION or us-east-1)")
     parser.add_argument("--output", "-o", choices=("table", "json", "jsonl", "csv", "raw"))

@@ -140,3 +140,30 @@ def test_every_option_is_documented() -> None:
         schema = settings.json_schema()["properties"][name]["properties"]
         for key in schema:
             assert docs.get(key), f"{name}.{key} has no docstring"
+
+
+def test_named_tables_build_a_mapping_and_report_their_paths() -> None:
+    loaded = settings.parse(
+        '[export]\ndefault_root = "/srv/exports"\n\n'
+        '[export.buckets.archive]\ntype = "s3"\nendpoint_url = "http://127.0.0.1:9000"\n'
+    )
+    bucket = loaded.export.buckets["archive"]
+    assert (bucket.type, bucket.endpoint_url) == ("s3", "http://127.0.0.1:9000")
+    found = problems_of('[export.buckets.local]\ntype = "dir"\nroot = 3\nsize = 1\n')
+    assert "export.buckets.local.root, line 3: expected a string, got integer 3" in found
+    assert any(p.startswith("export.buckets.local.size, line 4: unknown key 'size'") for p in found)
+    # the parent's validate() checks each entry by name
+    assert problems_of('[export.buckets.b]\ntype = "dir"\n') == [
+        "export: export.buckets.b.root: a dir bucket needs a root"
+    ]
+
+
+def test_configuration_reference_is_generated_from_the_options() -> None:
+    shipped = (ROOT / "docs" / "configuration.md").read_text()
+    assert shipped == settings.reference_markdown(), (
+        "regenerate: python3 -m logd check-config --markdown > docs/configuration.md"
+    )
+    for name, cls in settings.sections().items():
+        assert f"## `[{name}]`" in shipped
+        for key in settings.field_docs(cls):
+            assert f"| `{key}` |" in shipped, f"{name}.{key} is not documented"

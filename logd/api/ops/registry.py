@@ -1,0 +1,47 @@
+"""The one place the API's operations are gathered: every ops module, once.
+
+Families written against `OpContext` export ``OPERATIONS`` of `Operation`s. The export
+family's handlers take the `ExportService` itself (``logd/api/ops/export.py``); they are
+adapted here so that they see ``ctx.export``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
+from typing import Any
+
+from logd import errors
+from logd.api.ops import (
+    Body,
+    Handler,
+    Operation,
+    events,
+    export,
+    groups,
+    merge,
+    retention,
+    streams,
+    tags,
+)
+from logd.api.ops.base import OpContext
+from logd.export.tasks import ExportService
+
+FAMILIES = (groups, streams, events, retention, tags)
+
+
+def _on_export(handler: Callable[[ExportService, Body], Awaitable[Body]]) -> Handler:
+    async def run(ctx: OpContext, req: Body) -> Body:
+        if ctx.export is None:
+            raise errors.InvalidOperationException("Export tasks are not enabled on this logd.")
+        return await handler(ctx.export, req)
+
+    return run
+
+
+def build_registry() -> dict[str, Operation]:
+    adapted: Any = SimpleNamespace(
+        __name__=export.__name__,
+        OPERATIONS={name: Operation(_on_export(h)) for name, h in export.OPERATIONS.items()},
+    )
+    return merge([*FAMILIES, adapted])

@@ -30,6 +30,7 @@ from logd.api.ops.base import OpContext
 from logd.api.ops.registry import build_registry
 from logd.api.options import parse_listen
 from logd.api.server import ApiServer
+from logd.api.tail import TailEndpoint
 from logd.api.validation import Validator
 from logd.clock import Clock, SystemClock
 from logd.export.destinations import Destinations
@@ -38,6 +39,8 @@ from logd.export.tasks import ExportService
 from logd.model import Scope
 from logd.settings import Settings, SettingsError, changed_keys, load
 from logd.store.store import Store
+from logd.subscriptions.livetail import LiveTail
+from logd.subscriptions.service import SubscriptionService
 from logd.systemd import Notifier
 from logd.telemetry import logs
 from logd.telemetry.logs import fields
@@ -121,10 +124,25 @@ class Daemon:
             )
             stack.push_async_callback(export.close)
             await export.start()
+            try:
+                subscriptions = SubscriptionService(
+                    store, s.subscriptions, s.sinks, scope=scope, clock=self.clock, environ=self.env
+                )
+            except ValueError as exc:  # a sink table settings could not check (plugin)
+                raise StartupError(str(exc)) from exc
+            stack.push_async_callback(subscriptions.close)
+            await subscriptions.start()
+            subscriptions.register_metrics(self.metrics.subscriptions, self.metrics.registry)
+            livetail = LiveTail(store, s.subscriptions)
+            livetail.start()
+            stack.push_async_callback(livetail.close)
+            tail = TailEndpoint(livetail, self._authenticator, self.clock, scope)
             validator = Validator()
             server = ApiServer(
                 operations=build_registry(),
-                context=OpContext(store, self.clock, scope, self.metrics, validator, export),
+                context=OpContext(
+                    store, self.clock, scope, self.metrics, validator, export, subscriptions
+                ),
                 validator=validator,
                 authenticator=self._authenticator,
                 clock=self.clock,
@@ -133,6 +151,7 @@ class Daemon:
                 readiness=self._readiness,
                 max_body_bytes=s.api.max_body_bytes,
                 serve_metrics=s.telemetry.metrics,
+                routes=[tail.add_routes],
             )
             stack.push_async_callback(server.stop)
             try:
@@ -159,6 +178,7 @@ class Daemon:
             self.ready = False
             self.notifier.stopping()
             log.info("Stopping: draining in-flight requests.")
+            await livetail.close()  # ends open tail streams, so draining does not wait
             await server.stop()
         self.notifier.close()
         log.info("Stopped.")

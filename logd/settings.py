@@ -28,6 +28,7 @@ from logd.api.auth import resolve_secrets
 from logd.api.options import ApiOptions
 from logd.export.options import ExportOptions
 from logd.store.options import StoreOptions
+from logd.subscriptions.options import SubscriptionOptions
 from logd.telemetry.options import TelemetryOptions
 
 
@@ -58,6 +59,10 @@ class Settings:
     store: StoreOptions = field(default_factory=StoreOptions)
     export: ExportOptions = field(default_factory=ExportOptions)
     telemetry: TelemetryOptions = field(default_factory=TelemetryOptions)
+    subscriptions: SubscriptionOptions = field(default_factory=SubscriptionOptions)
+    sinks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """`[sinks.<name>]`: one table per destination; `type` picks the sink, the other keys
+    are that sink's options (checked by `logd.subscriptions.sinkconfig`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +200,8 @@ class _Builder:
         return options
 
     def convert(self, hint: Any, value: object, path: str) -> tuple[bool, Any]:
+        if hint is Any:  # a table another component checks (a sink's options)
+            return True, value
         origin = get_origin(hint)
         if origin in (Union, types.UnionType):
             options = [a for a in get_args(hint) if a is not type(None)]
@@ -296,6 +303,15 @@ def parse(
         data.setdefault(section, {})[key] = value
     builder = _Builder(locate_lines(text), env or {})
     settings: Settings = builder.build(Settings, data, "")
+    if not builder.problems and settings.sinks:
+        from logd.subscriptions.sinkconfig import parse_entries
+        from sinks import SinkOptionsError
+
+        try:
+            parse_entries(settings.sinks)
+        except SinkOptionsError as exc:
+            for where, what in exc.problems:
+                builder.problem(where, what)
     if builder.problems:
         raise SettingsError(builder.problems, source)
     return settings
@@ -332,6 +348,10 @@ def changed_keys(old: Settings, new: Settings) -> dict[str, bool]:
     result: dict[str, bool] = {}
     for section in dataclasses.fields(Settings):
         before, after = getattr(old, section.name), getattr(new, section.name)
+        if not dataclasses.is_dataclass(after):  # [sinks.*]: applied by a restart
+            if before != after:
+                result[section.name] = False
+            continue
         reloadable: frozenset[str] = getattr(type(after), "reloadable", frozenset())
         for option in dataclasses.fields(after):
             if getattr(before, option.name) != getattr(after, option.name):
@@ -360,8 +380,10 @@ def field_docs(cls: type[Any]) -> dict[str, str]:
 
 
 def sections() -> dict[str, type[Any]]:
+    """The options-class sections (`[sinks.*]` tables are the sinks' own)."""
     hints = get_type_hints(Settings)
-    return {f.name: hints[f.name] for f in dataclasses.fields(Settings)}
+    fields = dataclasses.fields(Settings)
+    return {f.name: hints[f.name] for f in fields if dataclasses.is_dataclass(hints[f.name])}
 
 
 def _schema_of(hint: Any, default: object, doc: str | None) -> dict[str, Any]:
@@ -380,6 +402,8 @@ def _schema_of(hint: Any, default: object, doc: str | None) -> dict[str, Any]:
         schema = {"type": "object", "additionalProperties": item}
     elif dataclasses.is_dataclass(hint):
         schema = _object_schema(hint)  # type: ignore[arg-type]
+    elif hint is Any:  # a sink's options: its own keys
+        schema = {"type": "object"}
     else:
         names = {bool: "boolean", int: "integer", float: "number", str: "string"}
         schema = {"type": names[hint]}

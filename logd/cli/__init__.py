@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "get": "print the events of GROUP STREAM",
     "retention": "set (or clear with 0) the retention of a group",
     "export": "export a log group's time range to a bucket, or verify an export",
+    "tail": "print a group's recent events and follow new ones",
+    "dlq": "list, show, replay or purge dead-lettered events",
 }
 
 

@@ -63,6 +63,7 @@ class TailSession:
         self.queue: deque[Event] = deque()
         self.cap = cap
         self.missed = 0
+        self.closed = False
         self.wake = asyncio.Event()
 
     def offer(self, rec: AppendRecord) -> None:
@@ -86,7 +87,7 @@ class TailSession:
 
     async def take(self) -> tuple[list[Event], int]:
         """Everything queued (waiting for at least one event or a miss), and the misses."""
-        while not self.queue and not self.missed:
+        while not self.queue and not self.missed and not self.closed:
             self.wake.clear()
             await self.wake.wait()
         events, missed = list(self.queue), self.missed
@@ -119,7 +120,9 @@ class LiveTail:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        for session in self._sessions:
+        self._task = None
+        for session in self._sessions:  # their streams end: the daemon is stopping
+            session.closed = True
             session.wake.set()
         self._sessions.clear()
 
@@ -210,7 +213,7 @@ class TailStream:
                     yield _wire(request.group, ev)
                 if events:
                     last = max(last, events[-1][0])
-            while request.follow:
+            while request.follow and not session.closed:
                 events, missed = await session.take()
                 if missed:
                     yield {"missed": missed}

@@ -17,6 +17,7 @@ from logd.telemetry.metrics import DaemonMetrics
 if TYPE_CHECKING:
     from logd.export.tasks import ExportService
     from logd.store.store import Store
+    from logd.subscriptions.service import SubscriptionService
 
 Body = dict[str, Any]
 T = TypeVar("T")
@@ -32,6 +33,7 @@ class OpContext:
     metrics: DaemonMetrics
     validator: Validator
     export: ExportService | None = None
+    subscriptions: SubscriptionService | None = None
 
 
 async def blocking(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -22,10 +22,12 @@ from logd.api.ops import (
     merge,
     retention,
     streams,
+    subscriptions,
     tags,
 )
 from logd.api.ops.base import OpContext
 from logd.export.tasks import ExportService
+from logd.subscriptions.service import SubscriptionService
 
 FAMILIES = (groups, streams, events, retention, tags)
 
@@ -39,9 +41,24 @@ def _on_export(handler: Callable[[ExportService, Body], Awaitable[Body]]) -> Han
     return run
 
 
+def _on_subscriptions(handler: Callable[[SubscriptionService, Body], Awaitable[Body]]) -> Handler:
+    async def run(ctx: OpContext, req: Body) -> Body:
+        if ctx.subscriptions is None:
+            raise errors.InvalidOperationException("Subscriptions are not enabled on this logd.")
+        return await handler(ctx.subscriptions, req)
+
+    return run
+
+
 def build_registry() -> dict[str, Operation]:
     adapted: Any = SimpleNamespace(
         __name__=export.__name__,
         OPERATIONS={name: Operation(_on_export(h)) for name, h in export.OPERATIONS.items()},
     )
-    return merge([*FAMILIES, adapted])
+    subs: Any = SimpleNamespace(
+        __name__=subscriptions.__name__,
+        OPERATIONS={
+            n: Operation(_on_subscriptions(h)) for n, h in subscriptions.OPERATIONS.items()
+        },
+    )
+    return merge([*FAMILIES, adapted, subs])

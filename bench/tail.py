@@ -1,8 +1,10 @@
 """Tail agent throughput: a writer appends realistic lines to 1, 10 and 100 files while the
-agent tails them into a durable, fsynced sink (the file-backed log of the tests, the
-store's stand-in at the emit seam).
+agent tails them into the REAL store (`Store` on a temporary data directory, fsync
+"group", through `logd.tail.store_sink.StoreSink`), as inside the daemon.
 
-    python3 bench/tail.py [--quick]
+    python3 bench/tail.py [--quick] [--sink store|log]
+
+`--sink log` uses the tests' file-backed DurableLog instead (the emit seam alone).
 
 Prints lines/s, MB/s, agent CPU seconds per million lines and the write-to-durable delay
 (p50/p99, from probe lines stamped by the writer). rsyslog is compared only if installed.
@@ -27,8 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from logd.clock import SystemClock  # noqa: E402 -- after the sys.path line above
+from logd.store.options import StoreOptions  # noqa: E402
+from logd.store.store import Store  # noqa: E402
 from logd.tail.agent import TailAgent  # noqa: E402
 from logd.tail.options import agent_from_mapping  # noqa: E402
+from logd.tail.store_sink import StoreSink  # noqa: E402
 from tests.logd.tail.support import DurableLog, shared_tool  # noqa: E402
 
 
@@ -59,7 +64,7 @@ def writer(paths: list[str], lines: int, sample: list[bytes], start: float) -> N
         h.close()
 
 
-async def run(files: int, lines: int, sample: list[bytes]) -> dict[str, float]:
+async def run(files: int, lines: int, sample: list[bytes], sink_kind: str) -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp(prefix="logd-tail-bench-"))
     try:
         logs = tmp / "logs"
@@ -67,7 +72,14 @@ async def run(files: int, lines: int, sample: list[bytes]) -> dict[str, float]:
         paths = [str(logs / f"f{i}.log") for i in range(files)]
         for p in paths:
             os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o644))
-        sink = DurableLog(tmp / "durable.log")
+        store: Store | None = None
+        log: DurableLog | None = None
+        if sink_kind == "store":
+            store = await Store.open(tmp / "data", StoreOptions(), SystemClock())
+            inner = StoreSink(store).emit
+        else:
+            log = DurableLog(tmp / "durable.log")
+            inner = log.emit
         count = 0
         nbytes = 0
         delays: list[float] = []
@@ -75,7 +87,7 @@ async def run(files: int, lines: int, sample: list[bytes]) -> dict[str, float]:
 
         async def emit(group, stream, events, checkpoint):  # type: ignore[no-untyped-def]
             nonlocal count, nbytes
-            await sink.emit(group, stream, events, checkpoint)
+            await inner(group, stream, events, checkpoint)
             now = time.time_ns()
             count += len(events)
             for m in events.messages:
@@ -93,8 +105,8 @@ async def run(files: int, lines: int, sample: list[bytes]) -> dict[str, float]:
         agent = TailAgent(options, emit, {}, SystemClock())
         task = asyncio.create_task(agent.run())
         await agent.first_scan_done.wait()
-        start = time.time() + 0.2
-        proc = mp.get_context("fork").Process(target=writer, args=(paths, lines, sample, start))
+        start = time.time() + 2.0  # the spawned writer imports this module first
+        proc = mp.get_context("spawn").Process(target=writer, args=(paths, lines, sample, start))
         proc.start()
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         await asyncio.sleep(max(start - time.time(), 0))
@@ -105,7 +117,12 @@ async def run(files: int, lines: int, sample: list[bytes]) -> dict[str, float]:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         proc.join()
-        sink.close()
+        if store is not None:
+            stored = sum(b.num_rows for b in store.scan(["bench"], 0, 2**62))
+            assert stored >= lines, f"only {stored} of {lines} lines in the store"
+            await store.close()
+        if log is not None:
+            log.close()
         nbytes = sum(len(line) for line in sample) * lines // len(sample)
         cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
         delays.sort()
@@ -123,12 +140,13 @@ async def run(files: int, lines: int, sample: list[bytes]) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, under a minute")
+    ap.add_argument("--sink", choices=("store", "log"), default="store")
     a = ap.parse_args()
     lines = 300_000 if a.quick else 2_000_000
     sample = pool(20_000 if a.quick else 60_000)
     results = {}
     for files in (1, 10, 100):
-        r = asyncio.run(run(files, lines, sample))
+        r = asyncio.run(run(files, lines, sample, a.sink))
         results[files] = r
         print(
             f"files={files:<4} lines={lines} lines/s={r['lines_per_s']:,.0f} "

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, str] = {
     "serve": "run the daemon (API, store)",
     "check-config": "validate a configuration file and report every problem",
+    "agent": "tail files and ship them over PutLogEvents (to a logd or CloudWatch Logs)",
     "groups": "list log groups",
     "streams": "list the log streams of a group",
     "put": "send lines from stdin as events to GROUP STREAM",

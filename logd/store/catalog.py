@@ -132,7 +132,11 @@ class Catalog(Protocol):
     def create_stream(self, group: str, name: str, *, now_ms: int) -> StreamRecord: ...
     def stream_exists(self, group_id: int, name: str) -> bool: ...
     def get_stream(self, group: str, name: str) -> StreamRecord | None: ...
-    def delete_stream(self, group: str, name: str) -> None: ...
+    def delete_stream(self, group: str, name: str, *, below_seq: int | None = None) -> None: ...
+    def tombstones(self) -> dict[int, dict[str, int]]: ...
+    def clear_tombstone(self, group_id: int, stream: str, below_seq: int) -> None: ...
+    def segment_totals(self) -> tuple[int, int]: ...
+    def quarantined_count(self) -> int: ...
     def list_streams(
         self,
         group: str,
@@ -197,6 +201,9 @@ class SQLiteCatalog:
         for row in self._db.execute("SELECT id FROM groups"):
             self._reload_group(row[0])
         self._streams = {(g, n) for g, n in self._db.execute("SELECT group_id, name FROM streams")}
+        self._tombstones: dict[int, dict[str, int]] = {}
+        for gid, stream, below in self._db.execute("SELECT * FROM stream_tombstones"):
+            self._tombstones.setdefault(gid, {})[stream] = below
 
     # -- plumbing ------------------------------------------------------------
     def _migrate(self) -> None:
@@ -350,6 +357,7 @@ class SQLiteCatalog:
             segments = self._segments_where(db, "group_id=?", (record.id,))
             db.execute("DELETE FROM groups WHERE id=?", (record.id,))
             self._reload_group(record.id)
+            self._tombstones.pop(record.id, None)
             self._streams = {k for k in self._streams if k[0] != record.id}
         return record, segments
 
@@ -450,13 +458,39 @@ class SQLiteCatalog:
             ).fetchone()
         return self._stream(record, row) if row else None
 
-    def delete_stream(self, group: str, name: str) -> None:
+    def delete_stream(self, group: str, name: str, *, below_seq: int | None = None) -> None:
+        """Delete a stream; with `below_seq`, also tombstone its events with seq < below_seq
+        (reads hide them until compaction rewrote them away)."""
         with self._tx() as db:
             record = self.require_group(group)
             if (record.id, name) not in self._streams:
                 raise ResourceNotFoundException("The specified log stream does not exist.")
             db.execute("DELETE FROM streams WHERE group_id=? AND name=?", (record.id, name))
+            if below_seq is not None:
+                db.execute(
+                    "INSERT INTO stream_tombstones(group_id, stream, below_seq) VALUES (?,?,?) "
+                    "ON CONFLICT DO UPDATE SET below_seq=max(below_seq, excluded.below_seq)",
+                    (record.id, name, below_seq),
+                )
+                known = self._tombstones.setdefault(record.id, {})
+                known[name] = max(below_seq, known.get(name, 0))
             self._streams.discard((record.id, name))
+
+    def tombstones(self) -> dict[int, dict[str, int]]:
+        """Deleted streams still hidden at read time: group id -> stream -> below_seq."""
+        with self._lock:
+            return {gid: dict(t) for gid, t in self._tombstones.items() if t}
+
+    def clear_tombstone(self, group_id: int, stream: str, below_seq: int) -> None:
+        """Forget a tombstone once no stored event it hides remains (unless it grew)."""
+        with self._tx() as db:
+            db.execute(
+                "DELETE FROM stream_tombstones WHERE group_id=? AND stream=? AND below_seq<=?",
+                (group_id, stream, below_seq),
+            )
+            known = self._tombstones.get(group_id, {})
+            if known.get(stream, below_seq + 1) <= below_seq:
+                del known[stream]
 
     def list_streams(
         self,
@@ -656,6 +690,19 @@ class SQLiteCatalog:
                 (segment.path, segment.group_id, reason, now_ms),
             )
             self._reload_group(segment.group_id)
+
+    def quarantined_count(self) -> int:
+        with self._lock:
+            (n,) = self._db.execute("SELECT count(*) FROM quarantine").fetchone()
+            return int(n)
+
+    def segment_totals(self) -> tuple[int, int]:
+        """(segments, bytes of their files)."""
+        with self._lock:
+            n, size = self._db.execute(
+                "SELECT count(*), coalesce(sum(bytes), 0) FROM segments"
+            ).fetchone()
+            return int(n), int(size)
 
     def quarantined(self) -> list[tuple[str, str]]:
         with self._lock:

@@ -69,7 +69,16 @@ MIGRATIONS: list[str] = [
         time INTEGER NOT NULL
     )
     """,
-    # 2: subscription filters (logd/store/catalog_subscriptions.py)
+    # 2: deleted streams whose events are hidden until compaction rewrote them away
+    """
+    CREATE TABLE stream_tombstones (
+        group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+        stream TEXT NOT NULL,
+        below_seq INTEGER NOT NULL,
+        PRIMARY KEY (group_id, stream)
+    )
+    """,
+    # 3: subscription filters (logd/store/catalog_subscriptions.py)
     """
     CREATE TABLE subscription_filters (
         group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,

@@ -11,16 +11,19 @@ of partially expired segments go through `merge` with a run of one.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import reduce
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from logd.store.catalog import NewSegment, SegmentRecord
 from logd.store.options import StoreOptions
 from logd.store.schema import SEGMENT_BASE_SCHEMA
-from logd.store.sealer import write_group_day
-from logd.store.segments import SegmentFiles, day_start
+from logd.store.sealer import sort_rows, write_sorted
+from logd.store.segments import SegmentFiles
+from logd.store.tombstones import hidden
 
 
 def plan(segments: Sequence[SegmentRecord], options: StoreOptions) -> list[list[SegmentRecord]]:
@@ -57,26 +60,24 @@ def merge(
     cutoff: int | None,
     files: SegmentFiles,
     options: StoreOptions,
+    tombstones: Mapping[str, int] | None = None,
 ) -> list[NewSegment]:
-    """Write the rows of `run` (minus expired ones) as new segments; old ones untouched."""
+    """Write the rows of `run` (minus expired and deleted-stream ones) as new segments;
+    the old ones stay untouched. Fields are rediscovered for the merged rows."""
     tables = [files.read_table(s, list(SEGMENT_BASE_SCHEMA.names)) for s in run]
     table = pa.concat_tables([t.cast(SEGMENT_BASE_SCHEMA) for t in tables])
+    keep = []
+    if cutoff is not None:
+        keep.append(pc.greater_equal(table["timestamp"], cutoff))
+    if tombstones:
+        keep.append(pc.invert(hidden(table["stream"], table["seq"], tombstones)))
+    if keep:
+        table = table.filter(reduce(pc.and_, keep))
     if table.num_rows == 0:
         return []
+    table = sort_rows(table, ["timestamp", "seq"])
     con = duckdb.connect()
     try:
-        con.register("merged", table)
-        first = run[0]
-        return write_group_day(
-            con,
-            "merged",
-            first.group_id,
-            day_start(first.day),
-            cutoff,
-            table.num_rows,
-            files,
-            options,
-            gid_column=False,
-        )
+        return write_sorted(con, table, run[0].group_id, files, options)
     finally:
         con.close()

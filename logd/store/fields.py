@@ -9,6 +9,7 @@ that fills the `f.<path>` columns in one JSON parse per message.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 
@@ -86,8 +87,35 @@ def discover(messages: list[str], *, max_fields: int, max_depth: int) -> FieldTy
         for path, kind in found:
             counts[path] += 1
             kinds[path] = merge_kinds(kinds[path], kind) if path in kinds else kind
-    chosen = [path for path, _ in counts.most_common(max_fields)]
+    chosen: list[str] = []
+    taken: set[str] = set()  # lower-cased: DuckDB names are case-insensitive
+    for path, _ in counts.most_common():
+        if len(chosen) == max_fields:
+            break
+        if _conflicts(path.lower(), taken):
+            continue
+        chosen.append(path)
+        taken.add(path.lower())
     return {path: kinds[path] for path in sorted(chosen)}
+
+
+def _conflicts(path: str, taken: set[str]) -> bool:
+    """`path` equals a chosen path, or one is a leaf the other nests under."""
+    if path in taken:
+        return True
+    parts = path.split(".")
+    if any(".".join(parts[:i]) in taken for i in range(1, len(parts))):
+        return True
+    return any(t.startswith(path + ".") for t in taken)
+
+
+def sample_messages(table: pa.Table, n: int) -> list[str]:
+    """Up to `n` evenly spaced messages (indexing, not `take`: a take over a chunked
+    column would first concatenate all of it)."""
+    column = table.column("message")
+    step = max(1, table.num_rows // n)
+    picked = (column[i].as_py() for i in range(0, table.num_rows, step)[:n])
+    return [m for m in picked if m is not None]
 
 
 def json_path(path: str) -> str:
@@ -100,6 +128,48 @@ def sql_string(text: str) -> str:
 
 def sql_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+_DUCK = {"bigint": "BIGINT", "double": "DOUBLE", "boolean": "BOOLEAN", "varchar": "VARCHAR"}
+
+
+def duckdb_type(kind: str) -> str:
+    return _DUCK.get(kind, "VARCHAR")
+
+
+def transform_sql(fields: FieldTypes, *, message: str = "message") -> tuple[str, list[str]]:
+    """(inner select item: the struct `__j` from one JSON parse per message, outer select
+    items for the `f.` columns). `discover` guarantees the paths form a tree."""
+    tree: dict[str, object] = {}
+    for path, kind in fields.items():
+        node = tree
+        *parents, leaf = path.split(".")
+        for key in parents:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ValueError(f"field {path!r} nests under a leaf field")
+            node = child
+        node[leaf] = duckdb_type(kind)
+    spec = sql_string(json.dumps(tree))
+    inner = (
+        f"CASE WHEN starts_with({message}, '{{') AND json_valid({message}) "
+        f"THEN json_transform({message}, {spec}) END AS __j"
+    )
+    outer = [
+        "__j."
+        + ".".join(sql_ident(k) for k in path.split("."))
+        + f" AS {sql_ident(FIELD_PREFIX + path)}"
+        for path in fields
+    ]
+    return inner, outer
+
+
+def extract_one_sql(path: str, kind: str, *, message: str = "message") -> str:
+    """One `f.` column computed from the message (lazily, for unsealed events)."""
+    value = f"json_extract_string({message}, {sql_string(json_path(path))})"
+    if kind != "varchar":
+        value = f"TRY_CAST({value} AS {duckdb_type(kind)})"
+    return f"CASE WHEN starts_with({message}, '{{') AND json_valid({message}) THEN {value} END"
 
 
 def extract_sql(fields: FieldTypes, *, message: str = "message") -> tuple[str, list[str]]:

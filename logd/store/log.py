@@ -1,25 +1,36 @@
-"""The store's view of its durable log: a small protocol the WAL (or Kafka) can fill.
+"""The store's view of its durable log: a small protocol the WAL fills (Kafka could too).
 
-Everything the store assumes about the write-ahead log is written here:
+Everything the store assumes about the write-ahead log is written here; `wallog.WalLog`
+implements it over `logd.store.wal.Wal`.
 
 - `append_many(payloads)` makes the payloads durable, in the given order, under the fsync
-  policy the log was opened with, and returns their positions (in the same order).
-- Positions are `(file_number, offset)` tuples, totally ordered as tuples, strictly
-  increasing in append order, never reused.
-- `records(after)` replays the durable records strictly after `after` (all when None),
-  in order, and never yields a record that was not appended.
-- `cursor(name)` is a durable named position (the sealer's is "sealer"); the log may
-  forget records every registered cursor has passed. `drop_cursor` unregisters one.
-- `end()` is the position of the last durable record (None when empty).
+  policy the log was opened with, and returns their positions (in the same order). It
+  raises only `logd.errors.ServiceUnavailableException` for a refused or failed append
+  (log full under on_full = "drop", write error, closed): nothing of it is acknowledged.
+  Under on_full = "block" it waits for space instead (backpressure).
+- Positions are `Position(file, offset)` tuples (where a record ends), totally ordered,
+  strictly increasing in append order, never reused.
+- `records(after)` (blocking) replays the durable records strictly after `after` (all
+  when None), in order, and never yields a record that was not appended.
+- `cursor(name)` is a durable named position (the sealer's is "sealer"); the log forgets
+  (deletes) records only once every registered cursor has passed them. `drop_cursor`
+  unregisters one. Cursors are committed on the event loop.
+- `reader(name, start=...)` tails the log over cursor `name`: `async for position,
+  payload in reader: ...; reader.commit(position)`.
+- `stats()` reports bytes on disk, per-cursor lag and the refused appends (metrics).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
-Position = tuple[int, int]
+from logd.store.wal.record import Position
+
+__all__ = ["DurableLog", "LogCursor", "LogReader", "LogStats", "Position", "Start"]
+
+Start = Literal["earliest", "latest"]
 
 
 class LogCursor(Protocol):
@@ -30,7 +41,36 @@ class LogCursor(Protocol):
         """The last record this reader finished, or None before the first."""
 
     def commit(self, position: Position) -> None:
-        """Durably remember `position`."""
+        """Durably remember `position` (on the event loop; written in the background)."""
+
+
+class LogReader(Protocol):
+    """A named, durable tail of the log."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def position(self) -> Position | None:
+        """The last record yielded."""
+
+    def commit(self, position: Position) -> None: ...
+
+    def close(self) -> None:
+        """End the iteration; the cursor stays registered."""
+
+    def __aiter__(self) -> AsyncIterator[tuple[Position, bytes]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LogStats:
+    bytes_on_disk: int
+    cursor_lag_bytes: dict[str, int]
+    dropped_appends: int
+    """Append calls refused because the log was full."""
+    backpressure: bool
+    """Appends are waiting for space right now."""
+    max_bytes: int
 
 
 class DurableLog(Protocol):
@@ -40,55 +80,10 @@ class DurableLog(Protocol):
 
     def cursor(self, name: str) -> LogCursor: ...
 
+    def reader(self, name: str, *, start: Start = "latest") -> LogReader: ...
+
     def drop_cursor(self, name: str) -> None: ...
 
-    def end(self) -> Position | None: ...
+    def stats(self) -> LogStats: ...
 
     async def close(self) -> None: ...
-
-
-class LogReader:
-    """A named, durable tail of the log: `async for position, payload in reader`.
-
-    Yields every record after the cursor, then waits for new ones (the store calls
-    `notify` after each durable append). `commit(position)` advances the cursor.
-    """
-
-    def __init__(self, log: DurableLog, cursor: LogCursor, appended: asyncio.Condition) -> None:
-        self._log = log
-        self._cursor = cursor
-        self._appended = appended
-        self._last: Position | None = cursor.position
-        self._closed = False
-
-    @property
-    def name(self) -> str:
-        return self._cursor.name
-
-    @property
-    def position(self) -> Position | None:
-        return self._cursor.position
-
-    def commit(self, position: Position) -> None:
-        self._cursor.commit(position)
-
-    def close(self) -> None:
-        self._closed = True
-
-    def __aiter__(self) -> AsyncIterator[tuple[Position, bytes]]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[tuple[Position, bytes]]:
-        while not self._closed:
-            produced = False
-            for position, payload in self._log.records(self._last):
-                self._last = position
-                produced = True
-                yield position, payload
-                if self._closed:
-                    return
-            if not produced:
-                async with self._appended:
-                    end = self._log.end()
-                    if end is None or (self._last is not None and end <= self._last):
-                        await self._appended.wait()

@@ -15,10 +15,13 @@ import json
 import logging
 from typing import TYPE_CHECKING
 
+import pyarrow.compute as pc
+
 from logd.store import compaction, sealer
 from logd.store.catalog import NewSegment, SegmentRecord
 from logd.store.retention import cutoff, expired, partially_expired
 from logd.store.segments import SegmentDamaged
+from logd.store.tombstones import hidden
 
 if TYPE_CHECKING:
     from logd.store.store import Store
@@ -65,7 +68,8 @@ class Maintenance:
         now = s.clock.monotonic()
         old = mem.oldest_monotonic
         due = old is not None and (now - old) * 1000 >= s.options.seal_interval_ms
-        if (mem.rows >= s.options.seal_max_events or due) and await self.seal():
+        pressed = s.log_pressure()
+        if (mem.rows >= s.options.seal_max_events or due or pressed) and await self.seal():
             await self.compact()
         if (now - self._last_sweep) * 1000 >= s.options.retention_sweep_interval_ms:
             await self.sweep()
@@ -86,7 +90,7 @@ class Maintenance:
             retention = {gid: g.retention_days for gid, g in groups.items()}
             cutoffs = {gid: cutoff(days, now) for gid, days in retention.items()}
             result = await asyncio.to_thread(
-                sealer.seal, frozen, retention, cutoffs, s.files, s.options
+                sealer.seal, frozen, retention, cutoffs, s.files, s.options, s.catalog.tombstones()
             )
 
             def commit() -> None:
@@ -100,9 +104,12 @@ class Maintenance:
                     s.memtable.release(frozen)
                 for seg in dead:
                     s.files.delete(seg.path)
-                s.sealer_cursor.commit(position)
 
             await asyncio.to_thread(commit)
+            # After the catalog (which recovery trusts): the WAL may now delete the
+            # files the sealer held. Cursors are committed on the event loop.
+            s.sealer_cursor.commit(position)
+            s.sealed_events += sum(seg.rows for seg in result.segments)
             return frozen.rows
 
     # -- compaction --------------------------------------------------------------
@@ -124,8 +131,9 @@ class Maintenance:
         if group is None:
             return False
         limit = cutoff(group.retention_days, s.retention_clock.now_ms())
+        tomb = s.catalog.tombstones().get(group.id)
         try:
-            new = await asyncio.to_thread(compaction.merge, old, limit, s.files, s.options)
+            new = await asyncio.to_thread(compaction.merge, old, limit, s.files, s.options, tomb)
         except SegmentDamaged as exc:
             bad = [seg for seg in old if seg.path not in s.files.verified]
             for seg in bad or old[:1]:
@@ -153,7 +161,7 @@ class Maintenance:
     async def sweep(self) -> dict[str, int]:
         """Delete expired segments, rewrite partly expired ones, remove orphans."""
         s = self._store
-        report = {"deleted": 0, "rewritten": 0, "orphans": 0, "paused": 0}
+        report = {"deleted": 0, "rewritten": 0, "orphans": 0, "paused": 0, "tombstones": 0}
         async with self._lock:
             self._last_sweep = s.clock.monotonic()
             now = s.retention_clock.now_ms()
@@ -190,6 +198,8 @@ class Maintenance:
                     if await self._rewrite([seg]):
                         report["rewritten"] += 1
 
+            report["tombstones"] = await self._drop_deleted_streams()
+
             def collect() -> int:
                 known = {seg.path for seg in s.catalog.all_segments()}
                 s.files.collect(s.clock.monotonic())
@@ -197,3 +207,36 @@ class Maintenance:
 
             report["orphans"] = await asyncio.to_thread(collect)
         return report
+
+    async def _drop_deleted_streams(self) -> int:
+        """Rewrite segments still holding events of deleted streams, then forget the
+        tombstones nothing is left under; returns how many were forgotten. Caller holds
+        the lock."""
+        s = self._store
+        cleared = 0
+        for gid, tomb in s.catalog.tombstones().items():
+            group = s.catalog.get_group_by_id(gid)
+            if group is None:
+                continue
+            top = max(tomb.values())
+            clean = True
+            for seg in await asyncio.to_thread(s.catalog.all_segments):
+                if seg.group_id != gid or seg.min_seq >= top:
+                    continue
+                try:
+                    holds = await asyncio.to_thread(self._holds_hidden, seg, tomb)
+                except SegmentDamaged as exc:
+                    s.quarantine(seg, str(exc))
+                    continue
+                if holds and not await self._rewrite([seg]):
+                    clean = False
+            # Every event with seq < top is sealed once the group's sealed counter is past it.
+            if clean and group.next_seq >= top:
+                for stream, below in tomb.items():
+                    await asyncio.to_thread(s.catalog.clear_tombstone, gid, stream, below)
+                    cleared += 1
+        return cleared
+
+    def _holds_hidden(self, seg: SegmentRecord, tomb: dict[str, int]) -> bool:
+        table = self._store.files.read_table(seg, ["stream", "seq"])
+        return bool(pc.any(hidden(table["stream"], table["seq"], tomb)).as_py())

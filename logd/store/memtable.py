@@ -201,7 +201,7 @@ class Memtable:
                         p.min_ts,
                         p.max_ts,
                         dict(p.group_bytes),
-                        p.last_position or (0, 0),
+                        p.last_position or Position(0, 0),
                     )
                 )
             return pieces

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-FsyncPolicy = Literal["always", "group", "interval"]
+from logd.store.wal.options import FsyncPolicy, OnFull, WalOptions
+
+MiB = 1 << 20
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -16,7 +17,7 @@ class StoreOptions:
 
         <data_dir>/LOCK                 lock file holding the owner's pid (R-27)
         <data_dir>/catalog.sqlite       the catalog (groups, streams, segments, ...)
-        <data_dir>/wal/                 the durable log
+        <data_dir>/wal/                 the write-ahead log (logd/store/wal/)
         <data_dir>/memtable/            spill files of unsealed events (a cache, rebuilt
                                         from the log on open)
         <data_dir>/segments/group=<id>/day=YYYY-MM-DD/<name>.parquet
@@ -29,7 +30,22 @@ class StoreOptions:
     process kill, may lose up to that much on power loss)."""
 
     fsync_interval_ms: int = 5
-    """Period of the background fsync under fsync = "interval"."""
+    """Minimum time between two WAL fsyncs under fsync = "interval"."""
+
+    wal_max_bytes: int = 1024 * MiB
+    """Bound on WAL bytes on disk (plus queued). WAL files go once the sealer and every
+    reader cursor passed them; at the bound, `wal_on_full` decides."""
+
+    wal_on_full: OnFull = "block"
+    """At wal_max_bytes: "block" pauses appends until space is freed (backpressure; the
+    store seals early when the sealer is what holds the space), "drop" refuses them with
+    ServiceUnavailableException (counted in dropped appends)."""
+
+    wal_segment_bytes: int = 64 * MiB
+    """Size at which a WAL file is closed and a new one started (the unit of deletion)."""
+
+    wal_group_commit_bytes: int = 16 * MiB
+    """Most bytes of queued appends the store hands the WAL in one group commit."""
 
     seal_interval_ms: int = 60_000
     """The oldest unsealed event is sealed into a segment at the latest after this long."""
@@ -77,12 +93,34 @@ class StoreOptions:
     maintenance_tick_ms: int = 1_000
     """How often the background task checks whether to seal, compact or sweep."""
 
+    def wal_options(self) -> WalOptions:
+        """The WAL's options, all taken from this one place."""
+        return WalOptions(
+            fsync=self.fsync,
+            fsync_interval_ms=self.fsync_interval_ms,
+            segment_bytes=self.wal_segment_bytes,
+            max_bytes=self.wal_max_bytes,
+            on_full=self.wal_on_full,
+            group_commit_max_bytes=self.wal_group_commit_bytes,
+        )
+
     def validate(self) -> None:
         """Cross-field checks; raises ValueError naming the key."""
         if self.fsync not in ("always", "group", "interval"):
             raise ValueError(f"fsync: must be always, group or interval, not {self.fsync!r}")
+        if self.wal_on_full not in ("block", "drop"):
+            raise ValueError(f"wal_on_full: must be block or drop, not {self.wal_on_full!r}")
+        if self.wal_segment_bytes < 4096:
+            raise ValueError("wal_segment_bytes: must be at least 4096")
+        if self.wal_max_bytes < 2 * self.wal_segment_bytes:
+            raise ValueError("wal_max_bytes: must be at least twice wal_segment_bytes")
+        if self.wal_group_commit_bytes > self.wal_max_bytes - self.wal_segment_bytes:
+            raise ValueError(
+                "wal_group_commit_bytes: must not exceed wal_max_bytes - wal_segment_bytes"
+            )
         positive = {
             "fsync_interval_ms": self.fsync_interval_ms,
+            "wal_group_commit_bytes": self.wal_group_commit_bytes,
             "seal_interval_ms": self.seal_interval_ms,
             "seal_max_events": self.seal_max_events,
             "segment_target_bytes": self.segment_target_bytes,

@@ -4,7 +4,7 @@ Both work on a `Snapshot` the store takes under its view lock (segment list + me
 pieces + per-group retention cutoffs), so a concurrent seal or compaction never shows
 an event twice or not at all. Segments are pruned by the catalog's min/max timestamps
 (day partitions included) and, inside a file, by row-group statistics. Expired events
-are filtered here, at read time.
+and events of deleted streams (tombstones.py) are filtered here, at read time.
 """
 
 from __future__ import annotations
@@ -12,19 +12,29 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from logd.store.catalog import SegmentRecord
-from logd.store.fields import arrow_type, discover, extract_sql, merge_kinds, sql_ident, sql_string
+from logd.store.fields import (
+    arrow_type,
+    discover,
+    duckdb_type,
+    extract_one_sql,
+    extract_sql,
+    merge_kinds,
+    sample_messages,
+    sql_ident,
+    sql_string,
+)
 from logd.store.memtable import Piece
 from logd.store.schema import BASE_COLUMNS, EVENT_SCHEMA, FIELD_PREFIX, SEGMENT_BASE_SCHEMA
 from logd.store.segments import SegmentDamaged, SegmentFiles
+from logd.store.tombstones import Tombstones, hidden, visible_sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +43,7 @@ class Snapshot:
     cutoffs: dict[int, int | None]  # id -> first retained timestamp (None: keep all)
     segments: list[SegmentRecord]
     pieces: list[Piece]
+    tombstones: Tombstones = field(default_factory=dict)
 
     def low(self, gid: int, start_ms: int) -> int:
         limit = self.cutoffs.get(gid)
@@ -70,9 +81,7 @@ def _merge_memtable_kinds(
     """Widen the segments' types so the memtable's values fit too (mixed → varchar)."""
     sample: list[str] = []
     for table in tables:
-        col = table.column("message")
-        step = max(1, len(col) // 1024)
-        sample += col.take(pa.array(range(0, len(col), step))).to_pylist()
+        sample += sample_messages(table, 1024)
     found = discover(sample, max_fields=10_000, max_depth=64)
     out = dict(kinds)
     for col in kinds:
@@ -127,6 +136,11 @@ def scan_batches(
         if by_stream is not None:
             expr = expr & by_stream
         table = piece.data.filter(expr)
+        for g in gids:
+            tomb = snap.tombstones.get(g)
+            if tomb and table.num_rows:
+                gone = hidden(table["stream"], table["seq"], tomb)
+                table = table.filter(pc.invert(pc.and_(pc.equal(table["gid"], g), gone)))
         if table.num_rows:
             mem_tables.append(table)
     kinds = field_types(snap.segments, extra)
@@ -166,8 +180,12 @@ def scan_batches(
         expr = (pc.field("timestamp") >= lo) & (pc.field("timestamp") < end_ms)
         if by_stream is not None:
             expr = expr & by_stream
+        tomb = snap.tombstones.get(seg.group_id)
+        read = need + [c for c in ("stream", "seq") if tomb and c not in need]
         try:
-            for batch in files.batches(seg, need, expr):
+            for batch in files.batches(seg, read, expr):
+                if tomb:
+                    batch = batch.filter(pc.invert(hidden(batch["stream"], batch["seq"], tomb)))
                 done = finish(batch, snap.names[seg.group_id])
                 if done is not None:
                     yield done.cast(schema) if done.schema != schema else done
@@ -183,8 +201,30 @@ def scan_batches(
                 yield done.cast(schema) if done.schema != schema else done
 
 
+def segment_fields(segments: Sequence[SegmentRecord]) -> dict[str, str]:
+    """`f.<path>` -> kind over `segments`: types widened (merge_kinds), and names that
+    differ only in case merged under the first one seen (DuckDB names are
+    case-insensitive)."""
+    out: dict[str, str] = {}
+    spelling: dict[str, str] = {}
+    for seg in segments:
+        for path, kind in json.loads(seg.fields).items():
+            name = spelling.setdefault(path.lower(), FIELD_PREFIX + path)
+            old = out.get(name)
+            out[name] = kind if old is None else merge_kinds(old, kind)
+    return dict(sorted(out.items()))
+
+
 class StoreSource:
-    """`query.EventSource` over the store: pruned segments + memtable, as one relation."""
+    """`query.EventSource` over the store: pruned segments + memtable, as one relation.
+
+    The bound relation has the six base columns (`group`, `stream`, `timestamp`,
+    `ingestion_time`, `seq`, `message`), then one typed column per discovered field
+    `f.<dotted.path>` found in any segment the range touches (`fields()` names them and
+    their DuckDB types). Segments are read by DuckDB's Parquet reader with
+    union_by_name (a segment without the field gives NULL); unsealed (memtable) events
+    compute the same columns from their message when a query references them.
+    """
 
     _names = itertools.count(1)
 
@@ -198,6 +238,15 @@ class StoreSource:
         self._files = files
         self._on_damaged = on_damaged
 
+    def fields(
+        self, groups: Sequence[str], start_ms: int = 0, end_ms: int = 2**62
+    ) -> dict[str, str]:
+        """The `f.` columns `bind` exposes for these groups and range: name -> DuckDB type
+        (BIGINT, DOUBLE, BOOLEAN or VARCHAR)."""
+        snap = self._snapshot(groups, start_ms, end_ms)
+        segs = [s for s in snap.segments if s.max_ts >= snap.low(s.group_id, start_ms)]
+        return {c: duckdb_type(k) for c, k in segment_fields(segs).items()}
+
     def bind(
         self,
         con: duckdb.DuckDBPyConnection,
@@ -209,33 +258,41 @@ class StoreSource:
         """Expose the groups' events in [start_ms, end_ms) on `con`; return a view name."""
         snap = self._snapshot(groups, start_ms, end_ms)
         n = next(self._names)
-        cols = ", ".join(sql_ident(c) for c in SEGMENT_BASE_SCHEMA.names)
-        selects = []
         by_group: dict[int, list[SegmentRecord]] = {}
         for seg in snap.segments:
+            if seg.max_ts < snap.low(seg.group_id, start_ms) or seg.min_ts >= end_ms:
+                continue
             try:
                 self._files.verify(seg)
             except SegmentDamaged as exc:
                 self._on_damaged(seg, str(exc))
                 continue
             by_group.setdefault(seg.group_id, []).append(seg)
-        for i, (gid, segs) in enumerate(sorted(by_group.items())):
-            dataset = ds.dataset(
-                [self._files.full(s.path) for s in segs],
-                schema=SEGMENT_BASE_SCHEMA,
-                format="parquet",
-                filesystem=self._files.fs,
-            )
-            name = f"logd_seg_{n}_{i}"
-            con.register(name, dataset)
+        kinds = segment_fields([s for segs in by_group.values() for s in segs])
+        base = ", ".join(sql_ident(c) for c in SEGMENT_BASE_SCHEMA.names)
+        selects = []
+        for gid, segs in sorted(by_group.items()):
+            present = {c.lower() for c in segment_fields(segs)}
+            typed = []
+            for col, kind in kinds.items():
+                value = (
+                    f"TRY_CAST({sql_ident(col)} AS {duckdb_type(kind)})"
+                    if col.lower() in present
+                    else f"NULL::{duckdb_type(kind)}"
+                )
+                typed.append(f"{value} AS {sql_ident(col)}")
+            paths = ", ".join(sql_string(self._files.full(s.path)) for s in segs)
+            cols = ", ".join([base, *typed])
             lo = snap.low(gid, start_ms)
             selects.append(
-                f'SELECT {sql_string(snap.names[gid])} AS "group", {cols} FROM {name} '  # noqa: S608 - only integers and quoted identifiers are interpolated
-                f"WHERE timestamp >= {lo} AND timestamp < {end_ms}"
+                f'SELECT {sql_string(snap.names[gid])} AS "group", {cols} '  # noqa: S608 - only integers, quoted literals and identifiers are interpolated
+                f"FROM read_parquet([{paths}], union_by_name = true) "
+                f"WHERE timestamp >= {lo} AND timestamp < {end_ms} "
+                f"AND {visible_sql(snap.tombstones.get(gid, {}))}"
             )
         mem = list(
             scan_batches(
-                Snapshot(snap.names, snap.cutoffs, [], snap.pieces),
+                Snapshot(snap.names, snap.cutoffs, [], snap.pieces, snap.tombstones),
                 self._files,
                 start_ms,
                 end_ms,
@@ -244,8 +301,12 @@ class StoreSource:
         )
         mem_name = f"logd_mem_{n}"
         con.register(mem_name, pa.Table.from_batches(mem, schema=EVENT_SCHEMA))
-        all_cols = ", ".join(sql_ident(c) for c in EVENT_SCHEMA.names)
-        selects.append(f"SELECT {all_cols} FROM {mem_name}")  # noqa: S608 - only integers and quoted identifiers are interpolated
+        mem_cols = [sql_ident(c) for c in EVENT_SCHEMA.names]
+        mem_cols += [
+            f"{extract_one_sql(c[len(FIELD_PREFIX) :], k)} AS {sql_ident(c)}"
+            for c, k in kinds.items()
+        ]
+        selects.append(f"SELECT {', '.join(mem_cols)} FROM {mem_name}")  # noqa: S608 - only integers, quoted literals and identifiers are interpolated
         view = f"logd_events_{n}"
         con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {' UNION ALL '.join(selects)}")
         return view

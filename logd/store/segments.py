@@ -13,8 +13,10 @@ import contextlib
 import logging
 import os
 import time
+import uuid
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -55,6 +57,23 @@ def stored_bytes(table: pa.Table) -> int:
     return total + EVENT_OVERHEAD_BYTES * rows
 
 
+class _Ranges:
+    """Rows, min/max timestamp and seq, and storedBytes of the chunks written so far."""
+
+    def __init__(self) -> None:
+        self.rows = self.stored = 0
+        self.min_ts = self.min_seq = 2**63 - 1
+        self.max_ts = self.max_seq = -(2**63)
+
+    def add(self, chunk: pa.Table) -> None:
+        ts = pc.min_max(chunk.column("timestamp")).as_py()
+        seq = pc.min_max(chunk.column("seq")).as_py()
+        self.min_ts, self.max_ts = min(self.min_ts, ts["min"]), max(self.max_ts, ts["max"])
+        self.min_seq, self.max_seq = min(self.min_seq, seq["min"]), max(self.max_seq, seq["max"])
+        self.rows += chunk.num_rows
+        self.stored += stored_bytes(chunk)
+
+
 def _fsync_path(path: str, *, directory: bool = False) -> None:
     fd = os.open(path, os.O_RDONLY if directory else os.O_RDWR)
     try:
@@ -79,40 +98,99 @@ class SegmentFiles:
         return f"{self.root}/{rel}"
 
     # -- write ---------------------------------------------------------------
-    def write(self, table: pa.Table, group_id: int, fields: str = "{}") -> NewSegment:
-        """Write one sorted segment of one group and day; returns its catalog row."""
-        ts = table.column("timestamp")
-        seq = table.column("seq")
-        min_ts, max_ts = pc.min(ts).as_py(), pc.max(ts).as_py()
-        min_seq, max_seq = pc.min(seq).as_py(), pc.max(seq).as_py()
-        day = day_of(min_ts)
-        if day_of(max_ts) != day:
-            raise ValueError("a segment holds one day")
-        rel = f"group={group_id}/day={day}/{min_seq:020d}-{max_seq:020d}-{table.num_rows}.parquet"
-        table = table.replace_schema_metadata(
+    def write_chunks(
+        self,
+        chunks: Iterator[pa.Table],
+        schema: pa.Schema,
+        group_id: int,
+        fields: str = "{}",
+    ) -> NewSegment:
+        """Write sorted chunks of one group and day as one segment (temp → fsync → rename).
+
+        Each chunk is encoded in a worker thread while `chunks` produces the next one, so
+        the caller's work (JSON extraction) overlaps Parquet encoding and compression.
+        """
+        schema = schema.with_metadata(
             {"logd.schema_version": SCHEMA_VERSION, "logd.group_id": str(group_id)}
         )
-        sink = pa.BufferOutputStream()
-        pq.write_table(
-            table,
-            sink,
+        self.fs.create_dir(f"{self.root}/group={group_id}", recursive=True)
+        tmp = f"{self.root}/group={group_id}/.{uuid.uuid4().hex}.tmp"
+        acc = _Ranges()
+        try:
+            with (
+                self.fs.open_output_stream(tmp) as out,
+                ThreadPoolExecutor(1, thread_name_prefix="logd-parquet") as pool,
+            ):
+                writer: pq.ParquetWriter | None = None
+                pending: Future[None] | None = None
+                for chunk in chunks:
+                    if chunk.num_rows == 0:
+                        continue
+                    acc.add(chunk)
+                    chunk = chunk.cast(schema) if chunk.schema != schema else chunk
+                    if writer is None:
+                        writer = self._writer(out, schema, chunk)
+                    if pending is not None:
+                        pending.result()
+                    pending = pool.submit(
+                        writer.write_table, chunk, row_group_size=self._options.row_group_rows
+                    )
+                if pending is not None:
+                    pending.result()
+                if writer is not None:
+                    writer.close()
+            if acc.rows == 0:
+                raise ValueError("a segment holds at least one event")
+            return self._publish(tmp, group_id, fields, acc)
+        except BaseException:
+            with contextlib.suppress(OSError, FileNotFoundError):
+                self.fs.delete_file(tmp)
+            raise
+
+    @staticmethod
+    def _writer(out: pa.NativeFile, schema: pa.Schema, first: pa.Table) -> pq.ParquetWriter:
+        """Dictionaries and min/max statistics only where they pay, judged on the first
+        chunk: base columns always get statistics, numbers too; a field gets a dictionary
+        (and a string field statistics) only when it has few distinct values (levels,
+        hosts, status codes), not the message or ids, whose dictionaries would be
+        discarded anyway."""
+        probe = first.slice(0, 2048)
+        dictionary, statistics = [], ["stream", "timestamp", "ingestion_time", "seq"]
+        for f in schema:
+            if f.name == "message" or f.name in statistics:
+                if f.name == "stream":
+                    dictionary.append(f.name)
+                continue
+            if pc.count_distinct(probe[f.name]).as_py() * 4 <= probe.num_rows:
+                dictionary.append(f.name)
+                statistics.append(f.name)
+            elif not pa.types.is_string(f.type):
+                statistics.append(f.name)  # numbers: cheap, and prune ranges
+        return pq.ParquetWriter(
+            out,
+            schema,
             compression="zstd",
-            row_group_size=self._options.row_group_rows,
-            use_dictionary=[n for n in table.column_names if n != "message"],
-            write_statistics=True,
+            use_dictionary=dictionary,
+            write_statistics=statistics,
             write_page_checksum=True,
             sorting_columns=[pq.SortingColumn(1), pq.SortingColumn(3)],
         )
-        data = sink.getvalue()
-        crc = zlib.crc32(data)
+
+    def _publish(self, tmp: str, group_id: int, fields: str, acc: _Ranges) -> NewSegment:
+        day = day_of(acc.min_ts)
+        if day_of(acc.max_ts) != day:
+            raise ValueError("a segment holds one day")
+        rel = f"group={group_id}/day={day}/{acc.min_seq:020d}-{acc.max_seq:020d}-{acc.rows}.parquet"
+        crc, size = 0, 0
+        with self.fs.open_input_stream(tmp) as f:
+            while chunk := f.read(1 << 22):
+                crc = zlib.crc32(chunk, crc)
+                size += len(chunk)
+        if self._local:
+            _fsync_path(tmp)
         final = self.full(rel)
         directory = final.rsplit("/", 1)[0]
         self.fs.create_dir(directory, recursive=True)
-        tmp = final + ".tmp"
-        with self.fs.open_output_stream(tmp) as out:
-            out.write(data)
-        if self._local:
-            _fsync_path(tmp)
         self.fs.move(tmp, final)
         if self._local:
             _fsync_path(directory, directory=True)
@@ -121,13 +199,13 @@ class SegmentFiles:
             group_id=group_id,
             day=day,
             path=rel,
-            min_ts=min_ts,
-            max_ts=max_ts,
-            min_seq=min_seq,
-            max_seq=max_seq,
-            rows=table.num_rows,
-            bytes=data.size,
-            stored_bytes=stored_bytes(table),
+            min_ts=acc.min_ts,
+            max_ts=acc.max_ts,
+            min_seq=acc.min_seq,
+            max_seq=acc.max_seq,
+            rows=acc.rows,
+            bytes=size,
+            stored_bytes=acc.stored,
             crc32=crc,
             fields=fields,
         )

@@ -19,26 +19,26 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from logd.clock import Clock
-from logd.errors import ResourceNotFoundException
+from logd.errors import ResourceNotFoundException, ServiceUnavailableException
 from logd.model import InputEvents
 from logd.store import ingest, record
 from logd.store.catalog import Catalog, GroupRecord, SegmentRecord, SQLiteCatalog, StreamUpdate
 from logd.store.ingest import RejectedInfo
 from logd.store.lock import DataDirLock
-from logd.store.log import DurableLog, LogReader, Position
+from logd.store.log import DurableLog, LogReader, Position, Start
 from logd.store.maintenance import Maintenance
 from logd.store.memtable import Memtable
 from logd.store.options import StoreOptions
 from logd.store.retention import RetentionClock, cutoff
 from logd.store.scan import Snapshot, StoreSource, scan_batches
 from logd.store.segments import SegmentFiles
-from logd.store.simplelog import SimpleLog
+from logd.store.stats import StoreStats
+from logd.store.wallog import WalLog
 
 log = logging.getLogger("logd.store")
 
@@ -57,6 +57,7 @@ class AppendResult:
 @dataclass(slots=True)
 class _Queued:
     payload: bytes
+    events: int
     group_id: int
     stream: str
     first_ts: int
@@ -80,7 +81,6 @@ class Store:
         self._queue: list[_Queued] = []
         self._inflight: list[_Queued] = []
         self._queued = asyncio.Event()
-        self._appended = asyncio.Condition()
         self._next_seq: dict[int, int] = {}
         self._last_ingest: dict[int, int] = {}
         self._checkpoints: dict[str, bytes] = {}
@@ -88,6 +88,12 @@ class Store:
         self._spilling: asyncio.Task[None] | None = None
         self._quarantined: set[int] = set()
         self._listeners: list[AppendListener] = []
+        self._deleting: set[tuple[int, str]] = set()
+        self.dropped_appends = 0
+        """Append batches refused because the log was full or failed (ServiceUnavailable)."""
+        self.dropped_events = 0
+        self.sealed_events = 0
+        """Events written into segments by the sealer since open."""
         self._closed = False
         self._opened = False
 
@@ -108,6 +114,9 @@ class Store:
         try:
             await asyncio.to_thread(store._recover, durable_log, catalog)
         except BaseException:
+            if hasattr(store, "log"):
+                with contextlib.suppress(Exception):
+                    await store.log.close()
             store._lock.release()
             raise
         store._opened = True
@@ -120,10 +129,8 @@ class Store:
     def _recover(self, durable_log: DurableLog | None, catalog: Catalog | None) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = catalog or SQLiteCatalog(self.data_dir / "catalog.sqlite")
-        self.log: DurableLog = durable_log or SimpleLog(
-            self.data_dir / "wal",
-            fsync=self.options.fsync,
-            fsync_interval_ms=self.options.fsync_interval_ms,
+        self.log: DurableLog = durable_log or WalLog.open(
+            self.data_dir / "wal", self.options.wal_options()
         )
         self.files = SegmentFiles(self.data_dir, self.options)
         self.memtable = Memtable(
@@ -156,7 +163,7 @@ class Store:
             if rec.checkpoint is not None:
                 self._checkpoints[rec.checkpoint[0]] = rec.checkpoint[1]
             if rec.group_id not in groups:
-                skipped += 1
+                skipped += rec.group_id != 0  # 0: a checkpoint-only record
                 self.memtable.mark(position)
                 continue
             self.memtable.add(rec, position, mono)
@@ -196,25 +203,35 @@ class Store:
         if value is None:
             return None
         pos = json.loads(value)
-        return (int(pos[0]), int(pos[1]))
+        return Position(int(pos[0]), int(pos[1]))
 
     async def close(self) -> None:
         """Idempotent: finish queued appends, stop tasks, close the log, release the lock."""
         if self._closed or not self._opened:
             return
         self._closed = True
-        waiting = [asyncio.shield(i.done) for i in [*self._inflight, *self._queue]]
-        await asyncio.gather(*waiting, return_exceptions=True)
+        pending = {i.done for i in [*self._inflight, *self._queue]}
+        while pending:  # finish what was accepted, unless the log makes appends wait
+            _, pending = await asyncio.wait(pending, timeout=0.05)
+            if pending and self.log.stats().backpressure:
+                break
         await self.maintenance.stop()
+        await self.log.close()  # appends still waiting for space fail (ServiceUnavailable)
+        left = {i.done for i in [*self._inflight, *self._queue]}
+        if left:
+            await asyncio.wait(left, timeout=1)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        closing = ServiceUnavailableException("The log store closed; the events were not stored.")
+        for item in [*self._inflight, *self._queue]:
+            if not item.done.done():
+                item.done.set_exception(closing)
         if self._spilling is not None:
             with contextlib.suppress(Exception):
                 await self._spilling
-        await self.log.close()
         self.memtable.close()
         self.catalog.close()
         self._lock.release()
@@ -239,7 +256,7 @@ class Store:
             raise RuntimeError("store is closed")
         ingest.check_model(group, stream, events)
         g = self.catalog.require_group(group)
-        if not self.catalog.stream_exists(g.id, stream):
+        if not self.catalog.stream_exists(g.id, stream) or (g.id, stream) in self._deleting:
             raise ResourceNotFoundException("The specified log stream does not exist.")
         now = self.clock.now_ms()
         plan = ingest.plan(events, now_ms=now, retention_days=g.retention_days)
@@ -266,6 +283,7 @@ class Store:
         self._queue.append(
             _Queued(
                 payload,
+                n,
                 g.id,
                 stream,
                 timestamps[0] if n else 0,
@@ -282,12 +300,33 @@ class Store:
             ingestion, n, first if n else None, first + n - 1 if n else None, plan.rejected
         )
 
+    async def append_checkpoint(self, key: str, state: bytes) -> None:
+        """Record a source checkpoint that comes with no events (a tail start, dropped
+        bytes, a tombstone): durable under the fsync policy, in log order with appends,
+        recovered by `checkpoints()`; it needs and creates no group or stream."""
+        if self._closed:
+            raise RuntimeError("store is closed")
+        payload = record.encode(
+            group_id=0,
+            group="",
+            stream="",
+            ingestion_time=self.clock.now_ms(),
+            first_seq=0,
+            timestamps=[],
+            messages=record.encode_messages([]),
+            checkpoint=(key, state),
+        )
+        done: asyncio.Future[Position] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Queued(payload, 0, 0, "", 0, 0, 0, 0, (key, state), done))
+        self._queued.set()
+        await asyncio.shield(done)
+
     async def _commit_loop(self) -> None:
         while True:
             await self._queued.wait()
             self._queued.clear()
             while self._queue:
-                items, self._queue = self._queue, []
+                items = self._take_group()
                 self._inflight = items
                 try:
                     await self._commit(items)
@@ -299,11 +338,28 @@ class Store:
                 finally:
                     self._inflight = []
 
+    def _take_group(self) -> list[_Queued]:
+        """The oldest queued appends, up to wal_group_commit_bytes (at least one)."""
+        budget = self.options.wal_group_commit_bytes
+        total, n = 0, 0
+        for item in self._queue:
+            total += len(item.payload)
+            if n and total > budget:
+                break
+            n += 1
+        items, self._queue = self._queue[:n], self._queue[n:]
+        return items
+
     async def _commit(self, items: list[_Queued]) -> None:
         try:
             positions = await self.log.append_many([i.payload for i in items])
         except Exception as exc:
-            log.error("Log append failed; %d batches were not stored: %s", len(items), exc)
+            self.dropped_appends += len(items)
+            self.dropped_events += sum(i.events for i in items)
+            if isinstance(exc, ServiceUnavailableException):
+                log.warning("Refused %d append batches: %s", len(items), exc.message)
+            else:
+                log.error("Log append failed; %d batches were not stored: %s", len(items), exc)
             for item in items:
                 if not item.done.done():
                     item.done.set_exception(exc)
@@ -337,12 +393,15 @@ class Store:
         for item, position in zip(items, positions, strict=True):
             if not item.done.done():
                 item.done.set_result(position)
-        async with self._appended:
-            self._appended.notify_all()
         if self.memtable.needs_spill and (self._spilling is None or self._spilling.done()):
             self._spilling = asyncio.create_task(asyncio.to_thread(self.memtable.spill))
-        if self.memtable.rows >= self.options.seal_max_events:
+        if self.memtable.rows >= self.options.seal_max_events or self.log_pressure():
             self.maintenance.wake()
+
+    def log_pressure(self) -> bool:
+        """The sealer holds at least half of the log's bound: seal now to free space."""
+        stats = self.log.stats()
+        return stats.cursor_lag_bytes.get("sealer", 0) * 2 >= stats.max_bytes
 
     def checkpoints(self) -> dict[str, bytes]:
         """The latest checkpoint per source key, including those recovered on open."""
@@ -363,6 +422,29 @@ class Store:
         self._next_seq.pop(group.id, None)
         return group
 
+    async def delete_stream(self, group: str, stream: str) -> None:
+        """DeleteLogStream: the stream's events vanish from every read at once.
+
+        A tombstone hides every event with a sequence number below the group's next one
+        (queued appends included); the sweep rewrites segments without them later.
+        """
+        g = self.catalog.require_group(group)
+        if not self.catalog.stream_exists(g.id, stream) or (g.id, stream) in self._deleting:
+            raise ResourceNotFoundException("The specified log stream does not exist.")
+        # On the loop, with no await before it: no append to this stream gets a seq at or
+        # past `below` (append checks `_deleting`).
+        below = self._next_seq.get(g.id, g.next_seq)
+        self._deleting.add((g.id, stream))
+
+        def run() -> None:
+            with self._view_lock:
+                self.catalog.delete_stream(group, stream, below_seq=below)
+
+        try:
+            await asyncio.to_thread(run)
+        finally:
+            self._deleting.discard((g.id, stream))
+
     # -- read path ---------------------------------------------------------------
     def snapshot(self, groups: Sequence[str], start_ms: int, end_ms: int) -> Snapshot:
         now = self.retention_clock.now_ms()
@@ -376,7 +458,8 @@ class Store:
         with self._view_lock:
             segments = self.catalog.list_segments(sorted(names), start_ms, end_ms)
             pieces = self.memtable.snapshot()
-        return Snapshot(names, cutoffs, segments, pieces)
+            tombs = {g: t for g, t in self.catalog.tombstones().items() if g in names}
+        return Snapshot(names, cutoffs, segments, pieces, tombs)
 
     def scan(
         self,
@@ -427,15 +510,37 @@ class Store:
     def quarantined_segments(self) -> int:
         return len(self.catalog.quarantined())
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def stats(self) -> StoreStats:
+        """Numbers for metrics and operators (cheap; on the event loop)."""
+        log_stats = self.log.stats()
+        segments, segment_bytes = self.catalog.segment_totals()
+        return StoreStats(
+            wal_bytes=log_stats.bytes_on_disk,
+            wal_max_bytes=log_stats.max_bytes,
+            wal_backpressure=log_stats.backpressure,
+            cursor_lag_bytes=log_stats.cursor_lag_bytes,
+            segments=segments,
+            segment_bytes=segment_bytes,
+            memtable_events=self.memtable.rows,
+            quarantined_segments=self.catalog.quarantined_count(),
+            sealed_events_total=self.sealed_events,
+            dropped_appends_total=self.dropped_appends,
+            dropped_events_total=self.dropped_events,
+            deleted_stream_tombstones=sum(len(t) for t in self.catalog.tombstones().values()),
+        )
+
     # -- readers -----------------------------------------------------------------
-    def reader(self, name: str, *, start: Literal["earliest", "latest"] = "latest") -> LogReader:
-        """A durable named cursor over the log (subscriptions: "sub:<group>:<filter>")."""
-        cursor = self.log.cursor(name)
-        if cursor.position is None and start == "latest":
-            end = self.log.end()
-            if end is not None:
-                cursor.commit(end)
-        return LogReader(self.log, cursor, self._appended)
+    def reader(self, name: str, *, start: Start = "latest") -> LogReader:
+        """A durable named cursor over the log (subscriptions: "sub:<group>:<filter>").
+
+        An existing cursor keeps its position; `start` applies to a new one. The log
+        keeps every record until each cursor (and the sealer) passed it.
+        """
+        return self.log.reader(name, start=start)
 
     def drop_reader(self, name: str) -> None:
         self.log.drop_cursor(name)

@@ -3,14 +3,13 @@
 Wraps the store's `LogReader` (cursor `sub:<group id>:<filter>`): records of other
 groups are passed on as `(position, None)` after reading only their header (so the
 cursor still moves past them), the subscription's own are decoded into columns.
-`commit` never blocks the event loop: it records the newest position and a committer
-task writes it (SimpleLog fsyncs its cursor file); `flush` writes the last one.
-A commit lost to a crash only replays records (at-least-once).
+`commit` returns at once (the WAL's housekeeper makes cursors durable); `flush` waits
+until every commit so far is on disk. A commit lost to a crash only replays records
+(at-least-once).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -36,11 +35,7 @@ class StoreFeed:
     def __init__(self, reader: LogReader, group_id: int) -> None:
         self.reader = reader
         self.group_id = group_id
-        self._target: Position | None = None
-        self._written: Position | None = reader.position
-        self._wake = asyncio.Event()
-        self._write_lock = asyncio.Lock()
-        self._writing: asyncio.Future[None] | None = None
+        self._committed: Position | None = None
         # (position, ingestion time) of own records yielded and not yet committed: lag
         self._unacked: deque[tuple[Position, int]] = deque()
 
@@ -67,10 +62,10 @@ class StoreFeed:
             )
 
     def commit(self, position: Any) -> None:
-        self._target = position
+        self.reader.commit(position)
+        self._committed = position
         while self._unacked and self._unacked[0][0] <= position:
             self._unacked.popleft()
-        self._wake.set()
 
     def oldest_unacked_ingestion(self) -> int | None:
         """Ingestion time of the oldest event read but not yet acknowledged, if any."""
@@ -78,23 +73,10 @@ class StoreFeed:
 
     @property
     def committed(self) -> Position | None:
-        return self._written
-
-    async def run_committer(self) -> None:
-        """Write commits as they come (at most one write at a time), until cancelled."""
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            await self.flush()
+        return self._committed
 
     async def flush(self) -> None:
-        async with self._write_lock:
-            if self._writing is not None:  # a write a cancelled committer left running
-                await asyncio.shield(self._writing)
-            target = self._target
-            if target is not None and target != self._written:
-                # shielded: a cancelled caller never leaves an older write racing a newer
-                self._writing = asyncio.ensure_future(asyncio.to_thread(self.reader.commit, target))
-                await asyncio.shield(self._writing)
-                self._writing = None
-                self._written = target
+        """Wait until the commits so far are durable."""
+        cursor = getattr(self.reader, "cursor", None)
+        if cursor is not None and self._committed is not None:
+            await cursor.flush()

@@ -222,10 +222,7 @@ class SubscriptionService:
             clock=self.clock,
         )
         run = _Running(rec, configured, feed, dispatcher)
-        run.tasks = [
-            asyncio.create_task(dispatcher.run(), name=f"logd-sub-{name}"),
-            asyncio.create_task(feed.run_committer(), name=f"logd-sub-commit-{name}"),
-        ]
+        run.tasks = [asyncio.create_task(dispatcher.run(), name=f"logd-sub-{name}")]
         self._running[(rec.group, rec.name)] = run
 
     def _live(self, run: _Running) -> bool:
@@ -240,7 +237,7 @@ class SubscriptionService:
                 self._running.pop(key)
                 await self._stop(run, drain=False)
                 name = cursor_name(run.record.group_id, run.record.name)
-                await asyncio.to_thread(self.store.drop_reader, name)
+                self.store.drop_reader(name)
 
     async def _stop(self, run: _Running, *, drain: bool) -> None:
         for task in run.tasks:
@@ -327,12 +324,12 @@ class SubscriptionService:
                 self._running.pop((group, name))
                 await self._stop(existing, drain=False)
             else:  # the cursor starts at the log's head before the row commits
-                await asyncio.to_thread(self.store.reader, cursor_name(g.id, name))
+                self.store.reader(cursor_name(g.id, name)).close()
             try:
                 rec = await asyncio.to_thread(table.put_filter, self._catalog, rec)
             except BaseException:
                 if existing is None:
-                    await asyncio.to_thread(self.store.drop_reader, cursor_name(g.id, name))
+                    self.store.drop_reader(cursor_name(g.id, name))
                 raise
             if self._started and not self._closed:
                 self._launch(rec, configured=False)
@@ -393,7 +390,7 @@ class SubscriptionService:
             self._running.pop((group, name))
             await self._stop(run, drain=False)
             await asyncio.to_thread(table.delete_filter, self._catalog, g.id, name)
-            await asyncio.to_thread(self.store.drop_reader, cursor_name(g.id, name))
+            self.store.drop_reader(cursor_name(g.id, name))
 
     # -- figures -----------------------------------------------------------------
     def register_metrics(self, metrics: SubscriptionMetrics, registry: Registry) -> None:
@@ -401,17 +398,14 @@ class SubscriptionService:
         register_metrics(self, metrics, registry)
 
     def figures(self) -> list[SubscriptionFigures]:
-        end = self.store.log.end()
+        lags = self.store.log.stats().cursor_lag_bytes
         now = self.clock.now_ms()
         out = []
         for (group, fname), run in sorted(self._running.items()):
             if not self._live(run):
                 continue
             stats = run.dispatcher.stats
-            position = run.feed.reader.position
-            lag_bytes = 0
-            if end is not None and position is not None and end[0] == position[0]:
-                lag_bytes = max(end[1] - position[1], 0)
+            lag_bytes = lags.get(cursor_name(run.record.group_id, fname), 0)
             oldest = run.feed.oldest_unacked_ingestion()
             out.append(
                 SubscriptionFigures(

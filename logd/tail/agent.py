@@ -8,7 +8,7 @@ Invariants:
 - A file's events are emitted in file order, one emit at a time per file; up to
   `workers` files are read and emitted concurrently. When `emit` blocks (the WAL's
   backpressure), the workers block, so reading pauses and memory stays at about
-  `workers` x `read_chunk_bytes`.
+  2 x `workers` x `read_chunk_bytes` (a chunk being emitted, the next read ahead).
 - Discovery only adds files. Deletion is seen on the descriptor, rotation by the path
   naming another inode; a file out of its glob is drained, kept `rotate_wait_ms`, then
   released with a tombstone checkpoint (garbage collection of its state).
@@ -37,7 +37,7 @@ from logd.tail.multiline import Multiline
 from logd.tail.naming import HostFacts, check_group, check_stream, render
 from logd.tail.options import AgentOptions, TailOptions
 from logd.tail.reader import Framer
-from logd.tail.tailer import Emit, Entry, TailedFile, turn
+from logd.tail.tailer import Emit, Entry, TailedFile, TurnResult, turn
 from logd.tail.timestamps import TimestampParser, format_to_pattern
 from logd.tail.watch import Inotify, network_fs
 
@@ -112,6 +112,11 @@ class TailAgent:
         self._misses: dict[str, int] = {}
         self._scans = 0
         self._origins: dict[tuple[str, str], list[TailedFile]] = {}
+        self._gens: dict[tuple[str, str], int] = {}
+        self._fresh: list[TailedFile] = []
+        """Next generation per (source, origin path): the order files took that path."""
+        for key, cp in self._stored.items():
+            self._note_gen((source_of(key) or "", cp.origin or cp.path), cp.gen)
         self.first_scan_done = asyncio.Event()
 
     # -- metrics --------------------------------------------------------------------------
@@ -188,6 +193,7 @@ class TailAgent:
                     entry.group, "logd-agent", _no_events(), (started_key(entry.source_id), b"1")
                 )
                 self._started.add(entry.source_id)
+        self._order_fresh()
         await self._collect_stored(seen, first=True)
         self._rescan = False
         self._refresh_watches()
@@ -277,21 +283,55 @@ class TailAgent:
         f = TailedFile(entry, path, stream, entry.group, cp, framer, fd=fd, size=st.st_size)
         f.last_growth = f.last_active = now
         f.mtime_ns = st.st_mtime_ns
-        cp.origin = cp.origin or path
-        self._origins.setdefault((entry.source_id, cp.origin), []).append(f)
+        fresh = not cp.origin
+        if fresh:  # first seen now: the newest generation of the path it rotated from
+            cp.origin = discovery.family(path)[0]
+            cp.gen = self._gens.get((entry.source_id, cp.origin), 0)
+        origin = (entry.source_id, cp.origin)
+        self._note_gen(origin, cp.gen)
+        self._origins.setdefault(origin, []).append(f)
         self.files[ident] = f
         self._by_path[path] = f
-        self._mark(f)
+        if fresh:  # scheduled once its scan has ordered it (queued keeps _mark away)
+            f.queued = True
+            self._fresh.append(f)
+        else:
+            self._mark(f)
         return f
+
+    def _order_fresh(self) -> None:
+        """Files first seen in one scan and rotated from one path (several rotations
+        while the agent was down or lagging) take their generations oldest first: by
+        mtime, then by the rotation suffix (``.2`` before ``.1`` before the live name)."""
+        groups: dict[tuple[str, str], list[TailedFile]] = {}
+        for f in self._fresh:
+            groups.setdefault((f.entry.source_id, f.cp.origin), []).append(f)
+        fresh, self._fresh = self._fresh, []
+        for files in groups.values():
+            gens = sorted(f.cp.gen for f in files)
+            files.sort(key=lambda f: (f.mtime_ns, discovery.family(f.path)[1]))
+            for f, gen in zip(files, gens, strict=True):
+                f.cp.gen = gen
+        for f in fresh:
+            f.queued = False
+            self._mark(f)
+
+    def _note_gen(self, origin: tuple[str, str], gen: int) -> None:
+        self._gens[origin] = max(self._gens.get(origin, 0), gen + 1)
 
     def _waits(self, f: TailedFile) -> bool:
         """Is an older file of the same origin (rotated from the same path) unread? Then
-        `f` waits, so the lines of one path stay in order across rotations."""
+        `f` waits, so the lines of one path stay in order across rotations. Older means
+        an earlier generation at the path (the order the agent saw files take it);
+        mtime and inode only break ties between states written before generations."""
         for g in self._origins.get((f.entry.source_id, f.cp.origin), ()):
-            older = (g.mtime_ns, g.cp.ino) < (f.mtime_ns, f.cp.ino)
+            older = (g.cp.gen, g.mtime_ns, g.cp.ino) < (f.cp.gen, f.mtime_ns, f.cp.ino)
             if older and not g.gone and g.fd is not None:
                 with contextlib.suppress(OSError):
-                    g.size = os.fstat(g.fd).st_size  # a size seen before its last write
+                    st = os.fstat(g.fd)  # a size seen before its last write
+                    g.size, g.mtime_ns = st.st_size, st.st_mtime_ns
+            # Written after `f` was: both are live (not one rotation), nothing to wait for.
+            older = older and g.mtime_ns <= f.mtime_ns
             if older and not g.gone and (g.busy or g.cp.offset < g.size or g.open_group):
                 return True
         return False
@@ -322,7 +362,8 @@ class TailAgent:
                 f = self._adopt(entry, path, at_start=False, first_start=False)
                 if f is not None:
                     seen.add(f.key)
-            await asyncio.sleep(0)
+        self._order_fresh()
+        await asyncio.sleep(0)
         if self._stored:
             await self._collect_stored(seen, first=False)
         self._scans += 1
@@ -370,9 +411,10 @@ class TailAgent:
         # found it under another matching name; then idle for rotate_wait.
         out = f.deleted_at is not None or (f.rotated and self._scans >= f.rotated_at_scan + 2)
         final = out and now - f.last_growth >= opts.rotate_wait_ms / 1000
+        result = TurnResult()
+        size_before = f.size
         try:
-            size_before = f.size
-            result = await turn(
+            await turn(
                 f,
                 self._emit,
                 chunk=opts.read_chunk_bytes,
@@ -380,16 +422,18 @@ class TailAgent:
                 now=now,
                 final=final,
                 flush_after_s=f.entry.options.multiline_flush_timeout_ms / 1000,
+                result=result,
             )
         except OSError as exc:
             self._bump("read_errors_total")
             log.warning("Read error on a tailed file", extra={"path": f.path, "error": str(exc)})
             f.close()
             return False
+        finally:  # what was stored counts, even when a later emit of the turn failed
+            for name, n in result.counters.items():
+                self._bump(name, n)
         if f.size > size_before:
             f.last_growth = now
-        for name, n in result.counters.items():
-            self._bump(name, n)
         if final and f.cp.offset >= f.size and not result.more:
             await self._release(f)
         return result.more
@@ -447,6 +491,7 @@ class TailAgent:
             peers.remove(f)
             if not peers:
                 del self._origins[(f.entry.source_id, f.cp.origin)]
+                self._gens.pop((f.entry.source_id, f.cp.origin), None)
 
     async def _ticker(self) -> None:
         interval = self.options.scan_interval_ms / 1000

@@ -8,13 +8,16 @@ once more with an empty value (a tombstone), which garbage-collects its state. T
 `read_from = tail` applies only then).
 
 Value (versioned, orjson): ``{"v": 1, "path", "dev", "ino", "hl", "hh", "off", "ls",
-"part", "pts", "lts"}``: the head length and hash (fingerprint.py), the byte offset up to
-which every byte is settled (emitted, or dropped by a counted policy), the line state
-(0 at a line start, 1 inside a long line being split into parts, 2 discarding the rest of
-a truncated or dropped long line), the next part number and the parts' shared
-timestamp, the last timestamp emitted (read times never go backwards in a file) and
-the stream the file writes to and the path it was first seen at (both kept when the
-file is renamed: files of one origin are read oldest first).
+"part", "pts", "lts", "st", "org", "gen"}``: the head length and hash (fingerprint.py),
+the byte offset up to which every byte is settled (emitted, or dropped by a counted
+policy), the line state (0 at a line start, 1 inside a long line being split into parts,
+2 discarding the rest of a truncated or dropped long line), the next part number and the
+parts' shared timestamp, the last timestamp emitted (read times never go backwards in a
+file) and the stream the file writes to, the path it was first seen at and its
+generation at that path (all kept when the file is renamed: files of one origin are read
+in generation order, the order in which the agent saw them take the path; neither
+mtimes, which tie at the file system's timestamp granularity, nor inode numbers, which
+are reused, order a rotation).
 The offset never passes an unterminated line or an unfinished multi-line event: those
 bytes are read again after a restart.
 """
@@ -48,6 +51,7 @@ class FileCheckpoint:
     last_ts: int = 0
     stream: str = ""
     origin: str = ""
+    gen: int = 0
 
     def encode(self) -> bytes:
         return orjson.dumps(
@@ -65,6 +69,7 @@ class FileCheckpoint:
                 "lts": self.last_ts,
                 "st": self.stream,
                 "org": self.origin,
+                "gen": self.gen,
             }
         )
 
@@ -86,6 +91,7 @@ class FileCheckpoint:
                 last_ts=int(raw["lts"]),
                 stream=str(raw.get("st", "")),
                 origin=str(raw.get("org", "")),
+                gen=int(raw.get("gen", 0)),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, CorruptCheckpoint):

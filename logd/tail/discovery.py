@@ -10,9 +10,28 @@ from __future__ import annotations
 import fnmatch
 import glob
 import os
+import re
 from collections.abc import Iterable, Sequence
 
 _MAGIC = ("*", "?", "[")
+#: Suffixes rotation adds to a log's name: logrotate's ``.1`` and its dateext forms
+#: (``-20240501``, ``.2024-05-01``, with an optional time).
+_ROTATED = re.compile(
+    r"^(?P<base>.+?)(?:\.(?P<n>\d{1,3})|[.-](?P<date>\d{8}(?:[-_]?\d{2,6})?|\d{4}-\d{2}-\d{2}(?:[-_T][\d:]+)?))$"
+)
+
+
+def family(path: str) -> tuple[str, int]:
+    """The path a file was rotated from, judged by its name, and its age rank among
+    files of that path with the same mtime (lower = older): ``app.log.2`` ->
+    (``app.log``, -2); ``app.log-20240501`` -> (``app.log``, 0); ``app.log`` ->
+    (``app.log``, 1)."""
+    head, name = os.path.split(path)
+    m = _ROTATED.match(name)
+    if m is None:
+        return path, 1
+    base = os.path.join(head, m.group("base"))
+    return base, -int(m.group("n")) if m.group("n") else 0
 
 
 def static_prefix(pattern: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from logd.model import EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES
+from logd.model import EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES, RETENTION_DAYS
 
 #: CloudWatch's largest message: one event of a full batch (1 MiB minus 26 bytes).
 MAX_EVENT_BYTES = MAX_BATCH_BYTES - EVENT_OVERHEAD_BYTES
@@ -39,6 +39,9 @@ class TailOptions:
     """Globs (matched against the full path and the file name) never followed."""
     log_group: str = ""
     """Log group the events go to (may use the stream template fields)."""
+    retention_in_days: int = 0
+    """Retention of the log group when the agent creates it (0: never expire); a group
+    that already exists keeps its own."""
     log_stream: str = "{hostname}/{filename}"
     """Stream name template: {hostname} {local_hostname} {filename} {path} {instance_id}
     {ip_address} {date:%Y-%m-%d}."""
@@ -80,6 +83,9 @@ class TailOptions:
             raise OptionsError(f"{where}.paths: at least one glob is required")
         if not self.log_group:
             raise OptionsError(f"{where}.log_group: required")
+        if self.retention_in_days and self.retention_in_days not in RETENTION_DAYS:
+            allowed = ", ".join(map(str, RETENTION_DAYS))
+            raise OptionsError(f"{where}.retention_in_days: must be 0 or one of {allowed}")
         if not 1 <= self.max_event_bytes <= MAX_EVENT_BYTES:
             raise OptionsError(f"{where}.max_event_bytes: must be in 1..{MAX_EVENT_BYTES}")
         if self.long_lines == "truncate" and len(self.truncate_marker.encode()) >= (

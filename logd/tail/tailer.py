@@ -1,15 +1,18 @@
 """One followed file: its open descriptor, its settled checkpoint, and one read turn.
 
-A turn reads at most `read_chunk_bytes` from the checkpoint offset, frames and decodes
-them, groups multi-line events, stamps times, cuts the events into batches that obey
-PutLogEvents' rules (1 MiB with 26 bytes per event, 10,000 events, non-decreasing
-timestamps, a 24 h span), and emits the batches in file order, each with the checkpoint
-of the file just after its last event. The in-memory checkpoint advances only after
-`emit` returns, so what is durable and what the tailer believes never disagree.
+A turn reads chunks of `read_chunk_bytes` from the checkpoint offset (up to
+`CHUNKS_PER_TURN` of a backlog), frames and decodes them, groups multi-line events,
+stamps times, cuts the events into batches that obey PutLogEvents' rules (1 MiB with 26
+bytes per event, 10,000 events, non-decreasing timestamps, a 24 h span), and emits the
+batches in file order, each with the checkpoint of the file just after its last event.
+While one chunk's emits wait for the sink (its fsync), the next chunk is read: one emit
+in flight per file, never two. The in-memory checkpoint advances only after `emit`
+returns, so what is durable and what the tailer believes never disagree.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from bisect import bisect_right
 from collections.abc import Awaitable, Callable
@@ -118,6 +121,26 @@ def check_generation(f: TailedFile, counters: dict[str, int]) -> None:
         f.cp = replace(cp, head=read_head(f.fd, st.st_size))
 
 
+#: Chunks one turn may read while the previous chunk's emit is in flight (a backlog is
+#: read ahead, one chunk at a time, before the worker moves to another file).
+CHUNKS_PER_TURN = 4
+#: Loop steps given to an emit before reading ahead: enough for `Store.append` to queue
+#: its record and for the store's committer to hand the write to its thread.
+_HANDOFF_STEPS = 3
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """One chunk read and cut into emits: (events, checkpoint after them), in file order."""
+
+    emits: list[tuple[InputEvents, FileCheckpoint]]
+    end: FileCheckpoint
+    counters: dict[str, int]
+    full: bool
+    progressed: bool
+    open_group: bool
+
+
 async def turn(
     f: TailedFile,
     emit: Emit,
@@ -127,14 +150,64 @@ async def turn(
     now: float,
     final: bool,
     flush_after_s: float,
+    result: TurnResult | None = None,
 ) -> TurnResult:
-    """Read, frame and emit what one turn allows; see the module docstring."""
+    """Read, frame and emit what one turn allows; see the module docstring.
+
+    Counters go to `result` (a new one if None) as the turn goes: those of each stored
+    emit at once, those of reading a chunk once all of its emits are stored (a chunk
+    whose emit failed is read again), so a caller sees them even if the turn raises.
+
+    Pipelined: while a chunk's emits are in flight (the store waits for its fsync in a
+    thread), the next chunk is read and cut from the checkpoint those emits will leave.
+    Emits stay strictly one at a time and in file order, and `f.cp` moves only after
+    each returns; a failed emit discards what was read ahead.
+    """
     if f.fd is None:
         raise ValueError("turn needs an open file")
-    res = TurnResult()
-    c = res.counters
-    check_generation(f, c)
-    cp = f.cp
+    res = result if result is not None else TurnResult()
+    check_generation(f, res.counters)
+    prep = _prepare(f, f.cp, chunk, now_ms, now, final, flush_after_s)
+    for n in range(CHUNKS_PER_TURN):
+        sending = asyncio.ensure_future(_send(f, emit, prep, res.counters))
+        ahead = None
+        if prep.full and prep.progressed and n + 1 < CHUNKS_PER_TURN:
+            for _ in range(_HANDOFF_STEPS):  # let the emit reach the sink's fsync first
+                await asyncio.sleep(0)
+            ahead = _prepare(f, prep.end, chunk, now_ms, now, final, flush_after_s)
+        await sending
+        for name, k in prep.counters.items():
+            _bump(res.counters, name, k)
+        f.open_group = prep.open_group
+        res.more = prep.full and prep.progressed
+        if ahead is None:
+            break
+        prep = ahead
+    return res
+
+
+async def _send(f: TailedFile, emit: Emit, prep: _Prepared, counters: dict[str, int]) -> None:
+    for batch, cp in prep.emits:
+        await emit(f.group, f.stream, batch, (f.key, cp.encode()))
+        f.cp = cp
+        if len(batch):
+            _bump(counters, "events_total", len(batch))
+            _bump(counters, "emits_total")
+
+
+def _prepare(
+    f: TailedFile,
+    cp: FileCheckpoint,
+    chunk: int,
+    now_ms: int,
+    now: float,
+    final: bool,
+    flush_after_s: float,
+) -> _Prepared:
+    """Read one chunk from `cp` and cut it into emits (no I/O but the read)."""
+    if f.fd is None:
+        raise ValueError("prepare needs an open file")
+    c: dict[str, int] = {}
     start = cp.offset
     data = os.pread(f.fd, chunk, start)
     if len(data):
@@ -151,15 +224,15 @@ async def turn(
     settled, line_state = records.settled, records.line_state
     _bump(c, "read_lines_total", len(messages))
     ml = f.entry.multiline
-    f.open_group = False
+    open_group = False
     if ml is not None and messages:
         flush = final or line_state != NORMAL or (now - f.last_growth) >= flush_after_s
         flush = flush or (full and records.settled - start >= f.framer.cap)
         grouped = ml.group(messages, ends, cont, start, flush=flush)
         messages, ends, cont = grouped.messages, grouped.ends, grouped.cont
         if grouped.open_start is not None:
-            settled, line_state, f.open_group = grouped.open_start, NORMAL, True
-    timestamps = _stamp(f, messages, cont, now_ms, c)
+            settled, line_state, open_group = grouped.open_start, NORMAL, True
+    timestamps = _stamp(f, cp, messages, cont, now_ms, c)
     keep = _admit(f.entry.options.out_of_window, messages, timestamps, now_ms, c)
     if keep is not None:
         messages = [m for m, k in zip(messages, keep, strict=True) if k]
@@ -167,21 +240,30 @@ async def turn(
         ends = [e for e, k in zip(ends, keep, strict=True) if k]
         if cont is not None:
             cont = [x for x, k in zip(cont, keep, strict=True) if k]
-    await _emit_batches(f, emit, messages, timestamps, ends, cont, settled, line_state, c)
-    res.more = full and settled > start
-    return res
+    emits = _plan(f, cp, messages, timestamps, ends, cont, settled, line_state)
+    if full and len(emits) > 1:
+        # More follows: the short last batch starts the next chunk instead, so emits are
+        # full batches (one fsync each) rather than a full one and a short one per chunk.
+        emits.pop()
+    end = emits[-1][1] if emits else cp
+    return _Prepared(emits, end, c, full, end.offset > start, open_group)
 
 
 def _stamp(
-    f: TailedFile, messages: list[str], cont: list[bool] | None, now_ms: int, c: dict[str, int]
+    f: TailedFile,
+    cp: FileCheckpoint,
+    messages: list[str],
+    cont: list[bool] | None,
+    now_ms: int,
+    c: dict[str, int],
 ) -> list[int]:
     parser = f.entry.timestamps
-    read_ms = max(now_ms, f.cp.last_ts)  # read times never go backwards within a file
+    read_ms = max(now_ms, cp.last_ts)  # read times never go backwards within a file
     if parser is None and cont is None:
         return [read_ms] * len(messages)
     out: list[int] = []
     failed = 0
-    prev = f.cp.part_ts if f.cp.line_state == SPLITTING else read_ms
+    prev = cp.part_ts if cp.line_state == SPLITTING else read_ms
     for i, msg in enumerate(messages):
         if cont is not None and cont[i]:
             out.append(prev)
@@ -250,30 +332,28 @@ def _cuts(messages: list[str], ts: list[int], monotone: bool) -> list[int]:
     return cuts
 
 
-async def _emit_batches(
+def _plan(
     f: TailedFile,
-    emit: Emit,
+    cp: FileCheckpoint,
     messages: list[str],
     ts: list[int],
     ends: list[int],
     cont: list[bool] | None,
     settled: int,
     line_state: int,
-    c: dict[str, int],
-) -> None:
-    cp = f.cp
+) -> list[tuple[InputEvents, FileCheckpoint]]:
+    """The emits of one chunk: batches within PutLogEvents' limits, each with the
+    checkpoint just after its last event (the last one: everything settled)."""
     if not messages:
         if settled != cp.offset or line_state != cp.line_state:
-            new = replace(cp, offset=settled, line_state=line_state)
-            await emit(f.group, f.stream, InputEvents(), (f.key, new.encode()))
-            f.cp = new
-        return
+            return [(InputEvents(), replace(cp, offset=settled, line_state=line_state))]
+        return []
     read_times = f.entry.timestamps is None
     cuts = _cuts(messages, ts, read_times)
+    out: list[tuple[InputEvents, FileCheckpoint]] = []
     start = 0
     for n, end in enumerate(cuts):
-        last = n == len(cuts) - 1
-        if last:
+        if n == len(cuts) - 1:
             offset, state = settled, line_state
         else:
             offset = ends[end - 1]
@@ -282,9 +362,7 @@ async def _emit_batches(
         new = replace(cp, offset=offset, line_state=state, last_ts=last_ts)
         if state == SPLITTING:
             new.part_ts = ts[end - 1]
-        batch = InputEvents(ts[start:end], messages[start:end])
-        await emit(f.group, f.stream, batch, (f.key, new.encode()))
-        f.cp = cp = new
-        _bump(c, "events_total", end - start)
-        _bump(c, "emits_total")
+        out.append((InputEvents(ts[start:end], messages[start:end]), new))
+        cp = new
         start = end
+    return out

@@ -209,6 +209,48 @@ class Registry:
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+#: The tail agent's counters (`TailAgent.metrics`, `StoreSink.metrics`), exported as
+#: ``logd_tail_<name>``; docs/tail.md says when each moves.
+TAIL_COUNTERS: dict[str, str] = {
+    "read_lines_total": "Lines read from tailed files.",
+    "events_total": "Events emitted (a multi-line event counts once).",
+    "emits_total": "Batches emitted to the store.",
+    "rotations_total": "Rotations seen (a followed file renamed or replaced).",
+    "truncations_total": "Files found shorter than their offset (copytruncate, `: >`).",
+    "rewrites_total": "Files whose head changed under the same inode (new generation).",
+    "decode_errors_total": "Lines with bytes invalid in the entry's encoding (replaced).",
+    "long_lines_split_total": "Lines over max_event_bytes split into parts.",
+    "long_lines_truncate_total": "Lines over max_event_bytes truncated.",
+    "long_lines_drop_total": "Lines over max_event_bytes dropped.",
+    "timestamp_failures_total": "Events whose timestamp did not parse (read time used).",
+    "out_of_window_total": "Events outside the 14 d / +2 h acceptance window.",
+    "out_of_window_dropped_total": "Out-of-window events dropped (out_of_window = drop).",
+    "empty_lines_total": "Empty lines skipped.",
+    "lost_bytes_deleted_total": "Unread bytes of deleted files released after the hold.",
+    "lost_bytes_vanished_total": "Unread bytes of files that vanished while closed.",
+    "lost_files_total": "Files with saved state no longer found.",
+    "files_released_total": "Drained rotated or deleted files released.",
+    "files_parked_total": "Idle files closed to stay within max_open_files.",
+    "ignored_older_total": "Files started at their end by ignore_older_s.",
+    "checkpoint_corrupt_total": "Saved checkpoints that could not be decoded (ignored).",
+    "read_errors_total": "Read errors (and failed emits) on tailed files; retried.",
+    "watch_errors_total": "inotify failures (the agent polls instead).",
+    "stored_events_total": "Tailed events the store accepted.",
+    "rejected_events_total": "Tailed events the store refused (outside its window, invalid).",
+    "rejected_batches_total": "Tailed batches the store refused whole (dropped, counted).",
+    "store_retries_total": "Store appends of tailed events retried after a failure.",
+    "groups_created_total": "Log groups the agent created.",
+    "streams_created_total": "Log streams the agent created.",
+}
+#: `TailAgent.gauges()`, exported as ``logd_tail_<name>``.
+TAIL_GAUGES: dict[str, str] = {
+    "files_watched": "Files being followed.",
+    "files_open": "Followed files with an open descriptor.",
+    "files_unreadable": "Matching files that cannot be opened (permissions).",
+    "dirs_watched": "Directories watched with inotify.",
+    "file_lag_bytes": "Bytes written to followed files and not yet stored.",
+}
+
 
 class SubscriptionMetrics:
     """Per-subscription delivery (label `subscription` = `<group>:<filter>`: at most
@@ -295,6 +337,28 @@ class DaemonMetrics:
             "logd_wal_cursor_lag_bytes", "WAL bytes each cursor has yet to read.", ["cursor"]
         )
         self.segments = r.gauge("logd_segments", "Sealed Parquet segments in the catalog.")
+        self.wal_backpressure = r.gauge(
+            "logd_wal_backpressure", "1 while appends wait for WAL space (wal_on_full = block)."
+        )
+        self.segment_bytes = r.gauge(
+            "logd_segment_bytes", "Bytes of the sealed Parquet segments in the catalog."
+        )
+        self.memtable_events = r.gauge(
+            "logd_store_memtable_events", "Acknowledged events not sealed into segments yet."
+        )
+        self.quarantined_segments = r.gauge(
+            "logd_store_quarantined_segments", "Damaged segments moved to quarantine/."
+        )
+        self.sealed_events = r.counter(
+            "logd_store_sealed_events_total", "Events the sealer wrote into segments."
+        )
+        self.dropped_appends = r.counter(
+            "logd_store_dropped_appends_total",
+            "Append batches refused (WAL full under wal_on_full = drop, write error, closing).",
+        )
+        self.dropped_events = r.counter(
+            "logd_store_dropped_events_total", "Events in the refused append batches."
+        )
         self.config_reloads = r.counter(
             "logd_config_reloads_total", "SIGHUP reloads by result (applied, rejected).", ["result"]
         )
@@ -306,3 +370,9 @@ class DaemonMetrics:
             "logd_process_uptime_seconds", "Seconds since the daemon started."
         )
         self.subscriptions = SubscriptionMetrics(r)
+        self.tail_counters = {
+            name: r.counter(f"logd_tail_{name}", text) for name, text in TAIL_COUNTERS.items()
+        }
+        self.tail_gauges = {
+            name: r.gauge(f"logd_tail_{name}", text) for name, text in TAIL_GAUGES.items()
+        }

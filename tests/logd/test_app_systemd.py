@@ -209,3 +209,23 @@ def test_serve_runs_on_the_built_in_defaults(tmp_path: Path) -> None:
         warned = daemon.wait_for(lambda line: line.get("level") == "warning")
         assert warned["msg"].startswith("Authentication is off")
     assert (tmp_path / "data" / "catalog.sqlite").is_file()
+
+
+def test_sighup_applies_new_access_keys(tmp_path: Path) -> None:
+    key = '[[api.keys]]\naccess_key_id = "{id}"\nsecret_env = "{env}"\n'
+    old_config = '[api]\nauth = "sigv4"\n\n' + key.format(id="OLDKEY", env="OLD_SECRET")
+    env = {"OLD_SECRET": "old-secret", "NEW_SECRET": "new-secret"}
+    with Daemon(tmp_path, old_config, env=env) as daemon:
+        old, new = daemon.client(("OLDKEY", "old-secret")), daemon.client(("NEWKEY", "new-secret"))
+        old.describe_log_groups()
+        with pytest.raises(new.exceptions.ClientError, match="UnrecognizedClient"):
+            new.describe_log_groups()
+        daemon.config_path.write_text(
+            '[api]\nauth = "sigv4"\n\n' + key.format(id="NEWKEY", env="NEW_SECRET")
+        )
+        daemon.signal(signal.SIGHUP)
+        reloaded = daemon.wait_for(lambda line: line.get("msg") == "Configuration reloaded.")
+        assert reloaded["applied"] == ["api.keys"]
+        new.describe_log_groups()
+        with pytest.raises(old.exceptions.ClientError, match="UnrecognizedClient"):
+            old.describe_log_groups()

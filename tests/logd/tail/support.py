@@ -242,6 +242,7 @@ class Running:
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Running:
+        self._baseline = len(self.messages())
         self._task = asyncio.create_task(self.agent.run())
         await wait_for(lambda: self.agent.first_scan_done.is_set() or self._task.done())
         if self._task.done():
@@ -259,5 +260,14 @@ class Running:
         return messages(self.log_path)
 
     async def wait_messages(self, n: int, limit_s: float = 30.0) -> list[str]:
+        """At least `n` messages are durable, and the turns that emitted them returned
+        (so `agent.metrics` counts them: counters land a moment after the emit)."""
         await wait_for(lambda: len(self.messages()) >= n, limit_s=limit_s, what=f"{n} messages")
-        return self.messages()
+        got = self.messages()
+        counted = len(got) - self._baseline
+        await wait_for(
+            lambda: self.agent.metrics.get("events_total", 0) >= counted,
+            limit_s=limit_s,
+            what="the emitting turns to return",
+        )
+        return got

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 import orjson
 
-from tests.logd.tail.support import ROOT, Running, check, child_env, wait_for
+from logd.tail.discovery import family
+from tests.logd.tail.support import (
+    ROOT,
+    Running,
+    assert_exactly_once,
+    check,
+    child_env,
+    wait_for,
+)
 
 
 async def storm(tmp_path, mode, pattern):
@@ -47,3 +56,73 @@ async def test_r04_copytruncate_storm_has_no_duplicates_and_counts_truncations(t
     # Loss is bounded by what was unread at each truncate (documented window), never all.
     assert sum(v.missing for v in verdicts.values()) < total // 2
     assert metrics.get("truncations_total", 0) > 0
+
+
+def _lines(src, lo, hi):
+    return "".join(f"src={src} seq={i} x\n" for i in range(lo, hi + 1)).encode()
+
+
+async def test_rotation_order_follows_generations_not_mtime_or_inode(tmp_path):
+    """The file that took a path later is read later, even when mtime and inode number
+    say otherwise: mtimes tie at the file system's granularity and inode numbers are
+    reused, so the new file may have the same mtime and a lower inode."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    spares = [logs / "spare-a", logs / "spare-b"]
+    for p in spares:
+        p.touch()
+    older, newer = sorted(spares, key=lambda p: p.stat().st_ino, reverse=True)
+    live = logs / "app.log"
+    older.write_bytes(_lines("a", 1, 100))
+    older.rename(live)
+    tails = [{"paths": [str(logs / "app.log")], "log_group": "app"}]
+    async with Running(tmp_path, tails, rotate_wait_ms=200) as r:
+        await r.wait_messages(100)
+        r.log.gate = asyncio.Event()  # emits block: the old file is caught mid-read
+        with live.open("ab") as fh:
+            fh.write(_lines("a", 101, 150))
+        await wait_for(lambda: r.log.blocked == 1, what="a blocked emit")
+        with live.open("ab") as fh:
+            fh.write(_lines("a", 151, 200))  # unread while the emit above waits
+        live.rename(logs / "app.log.1")
+        newer.write_bytes(_lines("a", 201, 300))
+        old = (logs / "app.log.1").stat()
+        os.utime(newer, ns=(old.st_atime_ns, old.st_mtime_ns))  # same mtime, lower inode
+        newer.rename(live)
+        await wait_for(lambda: r.agent.gauges()["files_watched"] == 2, what="the new file")
+        await asyncio.sleep(0.3)  # give the new file its turns while the old one waits
+        r.log.gate.set()
+        got = await r.wait_messages(300)
+    assert_exactly_once(got, {"a": 300})
+
+
+async def test_several_rotations_while_down_are_read_oldest_first(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    live = logs / "app.log"
+    live.write_bytes(_lines("a", 1, 100))
+    tails = [{"paths": [str(logs / "app.log*")], "log_group": "app"}]
+    async with Running(tmp_path, tails, rotate_wait_ms=200) as r:
+        await r.wait_messages(100)
+    with live.open("ab") as fh:
+        fh.write(_lines("a", 101, 200))  # unread when the rotations start
+    for gen in range(3):  # three rotations, none seen by the agent
+        for k in range(gen, 0, -1):
+            (logs / f"app.log.{k}").rename(logs / f"app.log.{k + 1}")
+        live.rename(logs / "app.log.1")
+        live.write_bytes(_lines("a", 201 + 1000 * gen, 1200 + 1000 * gen))
+    async with Running(tmp_path, tails, rotate_wait_ms=200, workers=8) as r:
+        got = await r.wait_messages(3200)
+    seqs = [int(m.split()[1].removeprefix("seq=")) for m in got]
+    assert seqs == sorted(seqs)
+    assert len(seqs) == len(set(seqs)) == 3200
+
+
+def test_family_names_the_path_a_rotated_file_came_from():
+    assert family("/l/app.log") == ("/l/app.log", 1)
+    assert family("/l/app.log.1") == ("/l/app.log", -1)
+    assert family("/l/app.log.12") == ("/l/app.log", -12)
+    assert family("/l/app.log-20240501") == ("/l/app.log", 0)
+    assert family("/l/app.log.2024-05-01") == ("/l/app.log", 0)
+    assert family("/l/worker-1") == ("/l/worker-1", 1)
+    assert family("/l/app.2.log") == ("/l/app.2.log", 1)

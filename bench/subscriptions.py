@@ -78,14 +78,18 @@ async def _receive(bootstrap: str, port: int, expected: int, out: Any, ready: An
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     consumer = aiokafka.AIOKafkaConsumer(
-        TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+        TOPIC,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=10,  # the broker answers at once: arrival ~ acknowledgement
     )
     await consumer.start()
     ready.set()
     deadline = time.monotonic() + 600  # a stuck run still reports what arrived
     try:
         while len(lat["kafka"]) < expected or len(lat["webhook"]) < expected:
-            for records in (await consumer.getmany(timeout_ms=100, max_records=5000)).values():
+            for records in (await consumer.getmany(timeout_ms=20, max_records=5000)).values():
                 for r in records:
                     note("kafka", r.value)
             if time.monotonic() > deadline:

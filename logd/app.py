@@ -1,15 +1,16 @@
 """The composition root: builds every object of the daemon, owns its lifecycle.
 
-Start: logging → store (WAL recovered, catalog open) → export service (tasks
-recovered, worker started) → API listener bound → READY=1.
+Start: logging → store (WAL recovered, catalog open) → tail agent (`[[tail]]`, resumed
+from the store's checkpoints) → export service (tasks recovered, worker started) → API
+listener bound → READY=1.
 SIGHUP: RELOADING=1, the config file is read and validated again; invalid → every
 problem is logged and the old settings stay; valid → reloadable keys are applied
 (access keys, log level) and the others are logged as needing a
 restart; then READY=1. SIGTERM/SIGINT: STOPPING=1, the listener stops accepting,
 in-flight requests finish (bounded by ``daemon.shutdown_timeout_ms``), the export
-worker stops between objects, the store flushes and closes; a second signal exits at
-once. WATCHDOG=1 is sent from the event loop every WATCHDOG_USEC/2, so a stalled loop
-is noticed by systemd.
+worker stops between objects, the tail agent stops, the store flushes and closes; a
+second signal exits at once. WATCHDOG=1 is sent from the event loop every
+WATCHDOG_USEC/2, so a stalled loop is noticed by systemd.
 """
 
 from __future__ import annotations
@@ -38,10 +39,12 @@ from logd.export.taskdb import TaskDb
 from logd.export.tasks import ExportService
 from logd.model import Scope
 from logd.settings import Settings, SettingsError, changed_keys, load
+from logd.store.stats import bind_metrics as bind_store_metrics
 from logd.store.store import Store
 from logd.subscriptions.livetail import LiveTail
 from logd.subscriptions.service import SubscriptionService
 from logd.systemd import Notifier
+from logd.tail.store_sink import bind_metrics, tail_into_store
 from logd.telemetry import logs
 from logd.telemetry.logs import fields
 from logd.telemetry.metrics import DaemonMetrics
@@ -110,7 +113,9 @@ class Daemon:
         scope = Scope(s.api.partition, s.api.region, s.api.account_id)
         async with contextlib.AsyncExitStack() as stack:  # closes in reverse order
             store = await Store.open(data_dir, s.store, self.clock)
+            bind_store_metrics(store, self.metrics)
             stack.push_async_callback(store.close)
+            self._start_tail(store, stack)  # stopped before the store closes
             task_db = await asyncio.to_thread(TaskDb, data_dir / "export-tasks.sqlite")
             stack.push_async_callback(asyncio.to_thread, task_db.close)
             export = ExportService(
@@ -184,6 +189,24 @@ class Daemon:
         log.info("Stopped.")
         return 0
 
+    def _start_tail(self, store: Store, stack: contextlib.AsyncExitStack) -> None:
+        """The `[[tail]]` files into the store, resuming from its recovered checkpoints."""
+        options = self.settings.agent_options()
+        if not options.tails:
+            return
+        agent, sink = tail_into_store(store, options, self.clock)
+        bind_metrics(self.metrics, agent, sink)
+        task = asyncio.create_task(agent.run(), name="logd-tail")
+        task.add_done_callback(_log_tail_end)
+
+        async def stop() -> None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        stack.push_async_callback(stop)
+        log.info("Tailing files.", extra=fields(entries=len(options.tails)))
+
     @staticmethod
     def _remove_signal_handlers(loop: asyncio.AbstractEventLoop) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -238,6 +261,11 @@ class Daemon:
         while True:
             self.notifier.watchdog()
             await asyncio.sleep(interval)
+
+
+def _log_tail_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("The tail agent stopped.", exc_info=task.exception())
 
 
 def serve(settings: Settings, *, config_path: Path | None, overrides: Mapping[str, object]) -> int:

@@ -29,6 +29,7 @@ from logd.api.options import ApiOptions
 from logd.export.options import ExportOptions
 from logd.store.options import StoreOptions
 from logd.subscriptions.options import SubscriptionOptions
+from logd.tail.options import AgentOptions, AgentSettings, TailOptions
 from logd.telemetry.options import TelemetryOptions
 
 
@@ -63,6 +64,16 @@ class Settings:
     sinks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """`[sinks.<name>]`: one table per destination; `type` picks the sink, the other keys
     are that sink's options (checked by `logd.subscriptions.sinkconfig`)."""
+    agent: AgentSettings = field(default_factory=AgentSettings)
+    tail: tuple[TailOptions, ...] = ()
+    """Files the daemon tails into its store: one `[[tail]]` table per entry."""
+
+    def validate(self) -> None:
+        self.agent_options().validate()
+
+    def agent_options(self) -> AgentOptions:
+        """The `[agent]` table with the `[[tail]]` entries, as the tail agent takes them."""
+        return AgentOptions.of(self.agent, self.tail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,7 +359,7 @@ def changed_keys(old: Settings, new: Settings) -> dict[str, bool]:
     result: dict[str, bool] = {}
     for section in dataclasses.fields(Settings):
         before, after = getattr(old, section.name), getattr(new, section.name)
-        if not dataclasses.is_dataclass(after):  # [sinks.*]: applied by a restart
+        if not dataclasses.is_dataclass(after):  # `[[tail]]`, `[sinks.*]`: a restart
             if before != after:
                 result[section.name] = False
             continue
@@ -380,10 +391,20 @@ def field_docs(cls: type[Any]) -> dict[str, str]:
 
 
 def sections() -> dict[str, type[Any]]:
-    """The options-class sections (`[sinks.*]` tables are the sinks' own)."""
+    """`[name]` tables: the options class of each."""
     hints = get_type_hints(Settings)
-    fields = dataclasses.fields(Settings)
-    return {f.name: hints[f.name] for f in fields if dataclasses.is_dataclass(hints[f.name])}
+    return {
+        f.name: hints[f.name]
+        for f in dataclasses.fields(Settings)
+        if dataclasses.is_dataclass(hints[f.name])
+    }
+
+
+def repeated_sections() -> dict[str, type[Any]]:
+    """`[[name]]` arrays of tables at the top level: the options class of an entry."""
+    hints = get_type_hints(Settings)
+    found = {f.name: _table_item(hints[f.name]) for f in dataclasses.fields(Settings)}
+    return {name: item for name, item in found.items() if item is not None}
 
 
 def _schema_of(hint: Any, default: object, doc: str | None) -> dict[str, Any]:
@@ -478,6 +499,13 @@ def example_toml() -> str:
             for option in dataclasses.fields(item_cls):
                 out += [f"#   {line}" for line in textwrap.wrap(item_docs.get(option.name, ""), 84)]
                 out.append(f"# {option.name} = {_toml_value(getattr(item_instance, option.name))}")
+    for name, item_cls in repeated_sections().items():
+        out += ["", f"# {' '.join((item_cls.__doc__ or '').split())}"]
+        out += ["# Repeat the table for each entry:", f"# [[{name}]]"]
+        item_docs, item_instance = field_docs(item_cls), item_cls()
+        for option in dataclasses.fields(item_cls):
+            out += [f"#   {line}" for line in textwrap.wrap(item_docs.get(option.name, ""), 84)]
+            out.append(f"# {option.name} = {_toml_value(getattr(item_instance, option.name))}")
     return "\n".join(out) + "\n"
 
 
@@ -571,4 +599,7 @@ def reference_markdown() -> str:
             out += ["", f"### `{header}`", "", f"{docs.get(option.name, '')} ({how})", ""]
             every = frozenset(f.name for f in dataclasses.fields(item))
             out += _key_rows(item, every if option.name in reloadable else frozenset())
+    for name, item_cls in repeated_sections().items():
+        out += ["", f"## `[[{name}]]`", "", *_prose(item_cls.__doc__), "One table per entry.", ""]
+        out += _key_rows(item_cls, frozenset())
     return "\n".join(out) + "\n"

@@ -154,9 +154,11 @@ def render_lines(timestamps: np.ndarray, messages: pa.StringArray) -> pa.Buffer:
     """
     if len(messages) == 0:
         return pa.py_buffer(b"")
-    joined = pc.binary_join_element_wise(
-        render_timestamps(timestamps), messages.fill_null(""), "\n", ""
-    )
+    if messages.null_count:
+        messages = messages.fill_null("")
+    if pa.types.is_large_string(messages.type):  # a unit past 2 GiB; a member is small
+        messages = messages.cast(pa.string())
+    joined = pc.binary_join_element_wise(render_timestamps(timestamps), messages, "\n", "")
     buffers = joined.buffers()
     offsets = np.frombuffer(
         buffers[1], dtype=np.int32, count=len(joined) + 1, offset=joined.offset * 4
@@ -167,7 +169,9 @@ def render_lines(timestamps: np.ndarray, messages: pa.StringArray) -> pa.Buffer:
 
 def line_bytes(messages: pa.StringArray) -> np.ndarray:
     """Rendered bytes of each event: timestamp, space, UTF-8 message, newline."""
-    lengths = pc.binary_length(messages.fill_null("")).to_numpy(zero_copy_only=False)
+    if messages.null_count:
+        messages = messages.fill_null("")
+    lengths = pc.binary_length(messages).to_numpy(zero_copy_only=False)
     sizes: np.ndarray = lengths.astype(np.int64) + (TIMESTAMP_WIDTH + 1)
     return sizes
 

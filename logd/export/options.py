@@ -102,10 +102,11 @@ class ExportOptions:
     """Threads compressing gzip members in parallel; 0 means one per CPU."""
 
     compression_chunk_bytes: int = 4 * MIB
-    """Uncompressed bytes per gzip member (members are compressed in parallel)."""
+    """Most text bytes per gzip member, cut at events (members compress in parallel)."""
 
-    scan_chunk_events: int = 1_000_000
-    """Events read and sorted at once; bounds the memory of a task."""
+    scan_chunk_events: int = 250_000
+    """Events read and sorted at once; bounds the memory of a task (smaller units also
+    start compression sooner and reuse their buffers)."""
 
     inflight_bytes: int = 256 * MIB
     """Uncompressed bytes of objects being compressed or uploaded at once."""

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from logd.export.columns import ColumnBuffers
 from logd.export.layout import line_bytes
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ class ScanUnit:
     start_ms: int
     end_ms: int  # exclusive
     events: int
+    every_stream: bool = False
+    """The unit holds every stream of the task: scan it by the task's prefix alone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,15 +91,12 @@ def make_plan(
     )
     if table.num_rows == 0:
         return Plan(units=(), events=0, streams=0)
-    table = table.sort_by([("stream", "ascending"), ("timestamp", "ascending")])
-    names = table["stream"].combine_chunks()
+    # Counts per stream from a dictionary encoding: no string sort over the rows.
+    encoded = pc.dictionary_encode(table["stream"].combine_chunks())
+    names: list[str] = encoded.dictionary.to_pylist()
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    counts = np.bincount(codes, minlength=len(names))
     stamps = table["timestamp"].to_numpy()
-    # Run boundaries of each stream in the sorted table.
-    changes = np.flatnonzero(
-        pc.not_equal(names[1:], names[:-1]).to_numpy(zero_copy_only=False)
-    ).tolist()
-    starts = [0, *(i + 1 for i in changes)]
-    ends = [*starts[1:], len(names)]
     units: list[ScanUnit] = []
     packed: list[str] = []
     packed_events = 0
@@ -107,9 +107,10 @@ def make_plan(
             units.append(ScanUnit(tuple(packed), start_ms, end_ms, packed_events))
         packed, packed_events = [], 0
 
-    for first, last in zip(starts, ends, strict=True):
-        name = names[first].as_py()
-        count = last - first
+    for code in sorted(range(len(names)), key=names.__getitem__):
+        name, count = names[code], int(counts[code])
+        if count == 0:
+            continue
         if count <= chunk_events:
             if packed_events + count > chunk_events:
                 flush_packed()
@@ -117,9 +118,15 @@ def make_plan(
             packed_events += count
             continue
         flush_packed()
-        units.extend(_windows(name, stamps[first:last], start_ms, end_ms, chunk_events))
+        mine = np.sort(stamps[codes == code])
+        units.extend(_windows(name, mine, start_ms, end_ms, chunk_events))
     flush_packed()
-    return Plan(units=tuple(units), events=table.num_rows, streams=len(starts))
+    streams = int(np.count_nonzero(counts))
+    if len(units) == 1 and len(units[0].streams) == streams:
+        # One scan holds the whole task: it needs no stream list (the prefix still
+        # applies), and a reader that filters by a list would only copy every row.
+        units = [replace(units[0], every_stream=True)]
+    return Plan(units=tuple(units), events=table.num_rows, streams=streams)
 
 
 def _windows(
@@ -135,16 +142,28 @@ def _windows(
     return out
 
 
-def read_runs(reader: EventReader, group: str, unit: ScanUnit) -> Iterator[Run]:
+def read_runs(
+    reader: EventReader,
+    group: str,
+    unit: ScanUnit,
+    stream_prefix: str | None = None,
+    buffers: ColumnBuffers | None = None,
+) -> Iterator[Run]:
     """The unit's streams in name order, each sorted.
 
     Sorting runs in numpy on (stream rank, timestamp, seq) with the stream column
-    dictionary-encoded: no string comparisons per row, and no message moves here.
+    dictionary-encoded: no string comparisons per row, and no message moves here (the
+    message column is concatenated into `buffers`, memory reused from unit to unit).
     """
-    table = _table(
-        reader([group], unit.start_ms, unit.end_ms, streams=list(unit.streams), columns=COLUMNS),
-        COLUMNS,
-    )
+    if unit.every_stream:
+        scan = reader(
+            [group], unit.start_ms, unit.end_ms, stream_prefix=stream_prefix, columns=COLUMNS
+        )
+    else:
+        scan = reader(
+            [group], unit.start_ms, unit.end_ms, streams=list(unit.streams), columns=COLUMNS
+        )
+    table = _table(scan, COLUMNS)
     if table.num_rows == 0:
         return
     encoded = pc.dictionary_encode(table["stream"].combine_chunks())
@@ -163,7 +182,7 @@ def read_runs(reader: EventReader, group: str, unit: ScanUnit) -> Iterator[Run]:
     index = index[np.lexsort((seqs[index], stamps[index], ranks))]
     ranks = rank[codes[index]]
     stamps, seqs = stamps[index], seqs[index]
-    messages = table["message"].combine_chunks().fill_null("")
+    messages = (buffers or ColumnBuffers()).concat(table["message"])
     sizes = line_bytes(messages)[index]
     starts = [0, *(np.flatnonzero(np.diff(ranks)) + 1).tolist()]
     ends = [*starts[1:], len(index)]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from logd.clock import Clock
 from logd.export import manifest
+from logd.export.columns import ColumnBuffers
 from logd.export.destinations import Destination
 from logd.export.errors import TaskCancelled, TaskInterrupted
 from logd.export.layout import manifest_key, task_folder
@@ -102,10 +103,13 @@ def run_export(
         on_object=on_object,
         should_stop=flags.check,
     )
+    buffers = ColumnBuffers()
     try:
         for unit in plan.units:
             flags.check()
-            for run in read_runs(reader, task.log_group_name, unit):
+            for run in read_runs(
+                reader, task.log_group_name, unit, task.log_stream_name_prefix, buffers
+            ):
                 writer.add(run)
         records = writer.close()
     finally:

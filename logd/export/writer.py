@@ -1,19 +1,24 @@
 """Stream events in order → parts of bounded size → gzip objects at a destination.
 
-Compression is parallel: each part's text is cut into `compression_chunk_bytes` pieces,
-compressed as independent gzip members in a thread pool (zlib releases the GIL) and
-concatenated; a concatenation of gzip members is itself a valid gzip file (RFC 1952
-§2.2), read whole by gunzip, Python's gzip module and S3 consumers. zlib's gzip header
-carries no name and mtime 0, so the same text and options give the same bytes.
+Compression is parallel: each part's events are cut, at event boundaries, into members
+of at most `compression_chunk_bytes` of text (`member_segments`); `GzipPool`'s threads
+render each member (Arrow take + join) and compress it as an independent gzip member
+(Arrow and zlib release the GIL), and the members are concatenated: a concatenation of
+gzip members is itself a valid gzip file (RFC 1952 §2.2), read whole by gunzip, Python's
+gzip module and S3 consumers. zlib's gzip header carries no name and mtime 0, so the
+same events and options give the same bytes. Texts exist a member at a time (a few
+MiB, freed once hashed), never as a whole part.
 
-Objects are finished (hashed, compressed, written, recorded) by `upload_threads`
-workers while the caller renders the next parts; `inflight_bytes` bounds the memory.
+Objects are finished (text hashed in order, body written, recorded) by `upload_threads`
+workers while the caller reads and sorts the next units; `inflight_bytes` bounds the
+memory.
 On resume an object whose text hashes to what an earlier run recorded, and which is
 still at the destination with the recorded size, is kept rather than rewritten.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import itertools
 import threading
@@ -21,16 +26,23 @@ import zlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from logd.export.destinations import CONTENT_TYPE, Destination
 from logd.export.layout import object_key, render_lines, split_parts
 from logd.export.options import ExportOptions
 from logd.export.plan import Run
 from logd.export.records import ObjectRecord
+
+#: A text to compress: bytes or an Arrow buffer (both export the buffer protocol).
+Buffer: TypeAlias = bytes | pa.Buffer
+
+
+#: Text bytes per newline-count step: a small temporary, reused by the allocator.
+_COUNT_STEP = 1024 * 1024
 
 
 def gzip_member(data: memoryview | bytes, level: int) -> bytes:
@@ -39,41 +51,76 @@ def gzip_member(data: memoryview | bytes, level: int) -> bytes:
     return compressor.compress(data) + compressor.flush()
 
 
+def count_newlines(data: memoryview) -> int:
+    """`\\n` bytes in `data` (numpy compares release the GIL)."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    return sum(
+        int(np.count_nonzero(raw[i : i + _COUNT_STEP] == 10))
+        for i in range(0, len(raw), _COUNT_STEP)
+    )
+
+
 class GzipPool:
-    """Compresses large texts as concatenated gzip members, members in parallel."""
+    """Threads that render and compress a part's members, several parts at once.
+
+    A job renders a member's events and compresses them in one go, so texts are made
+    (and freed) a member at a time, in small buffers the allocator reuses.
+    """
 
     def __init__(self, *, level: int, chunk_bytes: int, threads: int) -> None:
         self.level = level
         self.chunk_bytes = chunk_bytes
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gzip")
 
-    def compress(self, data: bytes) -> bytes:
-        view = memoryview(data)
-        if len(data) <= self.chunk_bytes:
-            return gzip_member(view, self.level)
-        futures = [
-            self._pool.submit(gzip_member, view[i : i + self.chunk_bytes], self.level)
-            for i in range(0, len(data), self.chunk_bytes)
-        ]
-        return b"".join(f.result() for f in futures)
+    def render(self, segments: list[_Piece], *, compress: bool) -> Future[_Member]:
+        return self._pool.submit(render_member, segments, self.level if compress else None)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-#: (messages, rows of it in order, their timestamps): a slice of a part, not yet rendered.
-_Piece = tuple[pa.Array, np.ndarray, np.ndarray]
+#: (messages, rows of it in order, their timestamps, their line sizes): a slice of a
+#: part, not yet rendered.
+_Piece = tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]
+#: A rendered member: its text, its gzip member (empty when not compressed), newlines.
+_Member = tuple[Buffer, bytes, int]
 
 
-def _render(pieces: list[_Piece]) -> tuple[bytes, int]:
-    """A part's text and the newlines inside its messages (runs in a worker thread:
-    Arrow's take, join and count release the GIL)."""
-    texts, newlines = [], 0
-    for messages, index, stamps in pieces:
-        chunk = messages.take(pa.array(index))
-        texts.append(render_lines(stamps, chunk))
-        newlines += int(pc.sum(pc.count_substring(chunk, "\n")).as_py() or 0)
-    return b"".join(texts), newlines
+def _render(pieces: list[_Piece]) -> Buffer:
+    """Text of events in order (Arrow's take and join release the GIL). One piece, the
+    usual case, is the joined column's value buffer itself: no further copy."""
+    texts = [
+        render_lines(stamps, messages.take(pa.array(index)))
+        for messages, index, stamps, _ in pieces
+    ]
+    return texts[0] if len(texts) == 1 else b"".join(texts)
+
+
+def render_member(segments: list[_Piece], level: int | None) -> _Member:
+    """One member's text, its gzip member at `level` (None: do not compress) and the
+    text's newlines (the part's line count)."""
+    text = _render(segments)
+    view = memoryview(text).cast("B")
+    member = b"" if level is None else gzip_member(view, level)
+    return text, member, count_newlines(view)
+
+
+def member_segments(pieces: list[_Piece], chunk_bytes: int) -> list[list[_Piece]]:
+    """A part's events cut into members of at most `chunk_bytes` of text (an event
+    larger than that alone), by `split_parts`' greedy rule over the whole part: a pure
+    function of the part's events, however they arrived."""
+    sizes = np.concatenate([piece[3] for piece in pieces])
+    cuts = [0, *split_parts(sizes, 0, chunk_bytes), len(sizes)]
+    firsts = np.cumsum([0, *(len(piece[1]) for piece in pieces)])
+    out: list[list[_Piece]] = []
+    for start, end in itertools.pairwise(cuts):
+        segments = []
+        for (messages, index, stamps, lines), first in zip(pieces, firsts, strict=False):
+            lo, hi = max(start - first, 0), min(end - first, len(index))
+            if lo < hi:
+                segments.append((messages, index[lo:hi], stamps[lo:hi], lines[lo:hi]))
+        out.append(segments)
+    return out
 
 
 @dataclass(slots=True)
@@ -137,7 +184,7 @@ class ObjectWriter:
             if end == start:
                 continue
             ts = run.timestamps[start:end]
-            current.pieces.append((run.messages, run.index[start:end], ts))
+            current.pieces.append((run.messages, run.index[start:end], ts, sizes[start:end]))
             current.size += int(sizes[start:end].sum())
             if current.events == 0:
                 current.oldest, current.first_seq = int(ts[0]), int(run.seqs[start])
@@ -180,11 +227,11 @@ class ObjectWriter:
         seqs: tuple[int, int],
     ) -> ObjectRecord:
         try:
-            data, newlines = _render(pieces)
-            content_sha = hashlib.sha256(data).hexdigest()
-            stream, part, events, oldest, newest = meta
-            lines = events + newlines
             earlier = self._previous.get(key)
+            segments = member_segments(pieces, self._gzip.chunk_bytes)
+            # A fresh object renders and compresses in one pass; one an earlier run
+            # recorded is rendered and hashed first, and compressed only if it changed.
+            body, newlines, content_sha, text_bytes = self._members(segments, earlier is None)
             if (
                 earlier is not None
                 and earlier.content_sha256 == content_sha
@@ -192,21 +239,23 @@ class ObjectWriter:
             ):
                 record = earlier
             else:
-                body = self._gzip.compress(data)
+                if earlier is not None:
+                    body, newlines, content_sha, text_bytes = self._members(segments, True)
                 sha = hashlib.sha256(body).hexdigest()
                 self._destination.put(key, body, sha256=sha, content_type=CONTENT_TYPE)
+                stream, part, events, oldest, newest = meta
                 record = ObjectRecord(
                     key=key,
                     stream=stream,
                     part=part,
                     events=events,
-                    lines=lines,
+                    lines=newlines,  # every line ends with one
                     oldest=oldest,
                     newest=newest,
                     first_seq=seqs[0],
                     last_seq=seqs[1],
                     compressed_bytes=len(body),
-                    uncompressed_bytes=len(data),
+                    uncompressed_bytes=text_bytes,
                     sha256=sha,
                     content_sha256=content_sha,
                 )
@@ -216,6 +265,29 @@ class ObjectWriter:
             with self._cond:
                 self._inflight -= size
                 self._cond.notify_all()
+
+    def _members(self, segments: list[list[_Piece]], compress: bool) -> tuple[bytes, int, str, int]:
+        """Gzip body, newlines, text SHA-256 and text bytes of a part. Members render
+        and compress in the pool; the text is hashed here in order, member by member,
+        and each member's text is freed once hashed."""
+        pending = collections.deque(
+            self._gzip.render(segment, compress=compress) for segment in segments
+        )
+        digest = hashlib.sha256()
+        members, newlines, text_bytes = [], 0, 0
+        try:
+            while pending:
+                # Popped, so that the future (which keeps its result) frees the text.
+                text, member, count = pending.popleft().result()
+                digest.update(text)
+                text_bytes += len(text)
+                members.append(member)
+                newlines += count
+                del text
+        finally:
+            for future in pending:
+                future.cancel()
+        return b"".join(members), newlines, digest.hexdigest(), text_bytes
 
     def _raise_failures(self) -> None:
         for future in self._futures:

@@ -107,8 +107,9 @@ class TailOptions:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AgentOptions:
-    """The agent as a whole (`[agent]`): scanning, budgets, and for `logd agent`, shipping."""
+class AgentSettings:
+    """The tail agent as a whole: scanning, budgets, and for `logd agent`, shipping. The
+    files it follows are the `[[tail]]` tables."""
 
     scan_interval_ms: int = 1000
     """Glob re-scan and stat reconcile period; alone it is correct (inotify only speeds up)."""
@@ -134,14 +135,12 @@ class AgentOptions:
     """PutLogEvents endpoint (a remote logd or CloudWatch Logs); empty: AWS for region."""
     region: str = "us-east-1"
     """SigV4 region."""
-    state_file: Path = Path("logd-agent.state")
+    state_file: str = "logd-agent.state"
     """`logd agent` only: checkpoints saved after each acknowledged PutLogEvents."""
     batch_wait_ms: int = 200
     """`logd agent` only: longest wait to fill a PutLogEvents batch."""
     max_retries: int = 0
     """`logd agent` only: retries of a failing request before giving up (0 = forever)."""
-    tails: tuple[TailOptions, ...] = field(default_factory=tuple)
-    """The `[[tail]]` entries."""
 
     def validate(self) -> None:
         if self.scan_interval_ms < 10:
@@ -152,6 +151,22 @@ class AgentOptions:
             raise OptionsError(f"agent.read_chunk_bytes: must be >= {MAX_BATCH_BYTES}")
         if self.workers < 1:
             raise OptionsError("agent.workers: must be >= 1")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentOptions(AgentSettings):
+    """The `[agent]` table with its `[[tail]]` entries: what `TailAgent` runs."""
+
+    tails: tuple[TailOptions, ...] = field(default_factory=tuple)
+    """The `[[tail]]` entries."""
+
+    @classmethod
+    def of(cls, agent: AgentSettings, tails: tuple[TailOptions, ...]) -> AgentOptions:
+        values = {f.name: getattr(agent, f.name) for f in dataclasses.fields(AgentSettings)}
+        return cls(**values, tails=tails)
+
+    def validate(self) -> None:
+        AgentSettings.validate(self)
         ids = [t.source_id for t in self.tails]
         for i, tail in enumerate(self.tails):
             tail.validate(f"tail[{i}]")

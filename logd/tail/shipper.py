@@ -131,7 +131,9 @@ class Shipper:
         if self._dirty:
             self._dirty = False
             self._saved_at = self._clock.monotonic()
-            await asyncio.to_thread(save_state, self.options.state_file, dict(self.checkpoints))
+            await asyncio.to_thread(
+                save_state, Path(self.options.state_file), dict(self.checkpoints)
+            )
 
     async def _call(
         self, operation: str, body: dict[str, Any], *, create: tuple[str, str] | None = None
@@ -208,7 +210,7 @@ async def run_agent(
         if found is None:
             raise ShipError("no AWS credentials found (environment, profile or instance role)")
         credentials = found
-    checkpoints = await asyncio.to_thread(load_state, options.state_file)
+    checkpoints = await asyncio.to_thread(load_state, Path(options.state_file))
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         shipper = Shipper(options, session, credentials, clock, checkpoints)

@@ -43,7 +43,7 @@ async def create_log_stream(ctx: OpContext, req: Body) -> Body:
 
 
 async def delete_log_stream(ctx: OpContext, req: Body) -> Body:
-    await blocking(ctx.store.catalog.delete_stream, req["logGroupName"], req["logStreamName"])
+    await ctx.store.delete_stream(req["logGroupName"], req["logStreamName"])
     return {}
 
 

@@ -37,6 +37,7 @@ from logd.clock import Clock, SystemClock
 from logd.export.destinations import Destinations
 from logd.export.taskdb import TaskDb
 from logd.export.tasks import ExportService
+from logd.metricfilters import MetricFilterService
 from logd.model import Scope
 from logd.settings import Settings, SettingsError, changed_keys, load
 from logd.store.stats import bind_metrics as bind_store_metrics
@@ -115,6 +116,11 @@ class Daemon:
             store = await Store.open(data_dir, s.store, self.clock)
             bind_store_metrics(store, self.metrics)
             stack.push_async_callback(store.close)
+            metric_filters = MetricFilterService(store, self.metrics.registry, self.clock)
+            loaded = await asyncio.to_thread(metric_filters.load)
+            store.add_append_observer(metric_filters.on_append)
+            if loaded:
+                log.info("Metric filters loaded.", extra=fields(count=loaded))
             self._start_tail(store, stack)  # stopped before the store closes
             task_db = await asyncio.to_thread(TaskDb, data_dir / "export-tasks.sqlite")
             stack.push_async_callback(asyncio.to_thread, task_db.close)
@@ -146,7 +152,14 @@ class Daemon:
             server = ApiServer(
                 operations=build_registry(),
                 context=OpContext(
-                    store, self.clock, scope, self.metrics, validator, export, subscriptions
+                    store,
+                    self.clock,
+                    scope,
+                    self.metrics,
+                    validator,
+                    export,
+                    metric_filters,
+                    subscriptions,
                 ),
                 validator=validator,
                 authenticator=self._authenticator,

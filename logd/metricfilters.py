@@ -12,22 +12,43 @@ labelled ``metric_name``, ``metric_namespace``, ``filter_name``, ``log_group`` a
 CloudWatch metric's per-minute Sum and SampleCount would be, and an Alertmanager rule
 turns "5 ERRORs in a minute" into an alarm. A `defaultValue` is added once per event that
 did not match (CloudWatch emits it for non-matching events).
+
+`MetricFilterService` is the daemon's glue: filters persist in the store's catalog
+(`put_metric_filter` & co.), are loaded into the engine at startup, and the service's
+`on_append` is registered with `Store.add_append_observer`, so matching runs on every
+accepted batch once it is durable. Filters of a deleted group stop matching at once (the
+catalog drops their rows; the service notices the group is gone or is a new one).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from logd.errors import InvalidParameterException, LimitExceededException
+import orjson
+import pyarrow as pa
+
+from logd.clock import Clock
+from logd.errors import (
+    InvalidOperationException,
+    InvalidParameterException,
+    LimitExceededException,
+)
+from logd.store.catalog_metricfilters import MetricFilterRecord
+from logd.store.store import Store
 from logd.telemetry.metrics import Metric, Registry, _escape, _number
 from query import FilterPattern, FilterPatternError, JsonCache, compile_filter_pattern
 
 #: CloudWatch's limit of metric filters per log group.
 MAX_FILTERS_PER_GROUP = 100
 MAX_DIMENSIONS = 3
+#: classes that take no metric filters (logs-api.md §5.7)
+_NO_FILTER_CLASSES = ("INFREQUENT_ACCESS", "ESSENTIALS", "DELIVERY")
+log = logging.getLogger("logd.metricfilters")
 _NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 _LABEL_CHARS = re.compile(r"[^A-Za-z0-9_]")
 
@@ -241,3 +262,121 @@ def _text(value: str | float) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def record_to_filter(row: MetricFilterRecord) -> MetricFilter:
+    return MetricFilter(
+        group=row.group,
+        name=row.name,
+        pattern=row.pattern,
+        transformation=MetricTransformation.from_json(orjson.loads(row.transformation)),
+        creation_time=row.creation_time,
+    )
+
+
+def evaluate_test_messages(pattern_text: str, messages: Sequence[str]) -> list[dict[str, Any]]:
+    """TestMetricFilter: one match record per matching message, 1-based `eventNumber`."""
+    try:
+        pattern = compile_filter_pattern(pattern_text)
+    except FilterPatternError as exc:
+        raise InvalidParameterException(f"Invalid metric filter pattern: {exc.headline()}") from exc
+    matches = []
+    for number, message in enumerate(messages, start=1):
+        values = pattern.test(message)
+        if values is not None:
+            matches.append(
+                {"eventNumber": number, "eventMessage": message, "extractedValues": values}
+            )
+    return matches
+
+
+class MetricFilterService:
+    """Metric filters of the daemon: catalog rows + the engine, fed by the store on ingest."""
+
+    def __init__(self, store: Store, registry: Registry, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self.engine = MetricFilterEngine(registry)
+        self._group_ids: dict[str, int] = {}  # group name -> id its filters were put for
+        registry.on_collect(self.prune)  # a deleted group's series leave /metrics
+
+    def load(self) -> int:
+        """Load every stored filter into the engine (blocking; call once at startup)."""
+        loaded = 0
+        for row in self.store.catalog.all_metric_filters():
+            group = self.store.catalog.get_group(row.group)
+            if group is None:
+                continue
+            try:
+                self.engine.put(record_to_filter(row))
+            except (InvalidParameterException, LimitExceededException) as exc:
+                log.error("Stored metric filter %s/%s is unusable: %s", row.group, row.name, exc)
+                continue
+            self._group_ids[row.group] = group.id
+            loaded += 1
+        return loaded
+
+    async def put(
+        self,
+        group: str,
+        name: str,
+        pattern: str,
+        transformation: MetricTransformation,
+        options: dict[str, Any] | None = None,
+    ) -> MetricFilter:
+        record = self.store.catalog.require_group(group)
+        if record.log_group_class in _NO_FILTER_CLASSES:
+            raise InvalidOperationException(
+                f"Metric filters are not supported in {record.log_group_class} log groups."
+            )
+        spec = MetricFilter(
+            group=group,
+            name=name,
+            pattern=pattern,
+            transformation=transformation,
+            creation_time=self.clock.now_ms(),
+        )
+        compile_metric_filter(spec)  # refuses a bad pattern or selector before storing
+        await asyncio.to_thread(
+            self.store.catalog.put_metric_filter,
+            group,
+            name,
+            pattern=pattern,
+            transformation=orjson.dumps(transformation.to_json()).decode(),
+            metric_name=transformation.metric_name,
+            metric_namespace=transformation.metric_namespace,
+            now_ms=spec.creation_time,
+            max_per_group=MAX_FILTERS_PER_GROUP,
+            options=orjson.dumps(options or {}).decode(),
+        )
+        self._forget_if_stale(group)
+        self.engine.put(spec)
+        self._group_ids[group] = record.id
+        return spec
+
+    async def delete(self, group: str, name: str) -> None:
+        await asyncio.to_thread(self.store.catalog.delete_metric_filter, group, name)
+        self.engine.delete(group, name)
+
+    def _forget_if_stale(self, group: str) -> bool:
+        """Drop the engine's filters of a group that was deleted (or deleted and re-created)."""
+        known = self._group_ids.get(group)
+        if known is None:
+            return False
+        current = self.store.catalog.get_group(group)
+        if current is not None and current.id == known:
+            return False
+        self.engine.drop_group(group)
+        del self._group_ids[group]
+        return True
+
+    def prune(self) -> None:
+        """Forget the filters (and series) of every group deleted since they were put."""
+        for group in list(self._group_ids):
+            self._forget_if_stale(group)
+
+    def on_append(self, group: str, stream: str, messages: pa.StringArray) -> None:
+        """The store's append observer: apply the group's filters to a durable batch."""
+        if not self.engine.count(group) or self._forget_if_stale(group):
+            return
+        self.engine.observe(group, messages.to_pylist())

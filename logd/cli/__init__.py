@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "streams": "list the log streams of a group",
     "put": "send lines from stdin as events to GROUP STREAM",
     "get": "print the events of GROUP STREAM",
+    "filter": "print the events of GROUP that match a filter pattern",
     "retention": "set (or clear with 0) the retention of a group",
     "export": "export a log group's time range to a bucket, or verify an export",
     "tail": "print a group's recent events and follow new ones",

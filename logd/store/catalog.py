@@ -29,6 +29,7 @@ from logd.errors import (
     ResourceNotFoundException,
 )
 from logd.model import RETENTION_DAYS, Scope
+from logd.store.catalog_metricfilters import MetricFilterRecord, MetricFilterRows
 from logd.store.catalog_sql import MIGRATIONS
 from logd.store.ingest import name_problems, validation_error
 
@@ -174,6 +175,31 @@ class Catalog(Protocol):
     def all_segments(self) -> list[SegmentRecord]: ...
     def quarantined(self) -> list[tuple[str, str]]: ...
     def set_stored_bytes(self, values: Mapping[int, int]) -> None: ...
+    def put_metric_filter(
+        self,
+        group: str,
+        name: str,
+        *,
+        pattern: str,
+        transformation: str,
+        metric_name: str,
+        metric_namespace: str,
+        now_ms: int,
+        max_per_group: int,
+        options: str = "{}",
+    ) -> MetricFilterRecord: ...
+    def delete_metric_filter(self, group: str, name: str) -> None: ...
+    def list_metric_filters(
+        self,
+        *,
+        group: str | None = None,
+        prefix: str | None = None,
+        metric: tuple[str, str] | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 50,
+    ) -> list[MetricFilterRecord]: ...
+    def all_metric_filters(self) -> Iterator[MetricFilterRecord]: ...
+    def metric_filter_count(self, group_id: int) -> int: ...
     def close(self) -> None: ...
 
 
@@ -183,7 +209,7 @@ _SEGMENT_COLUMNS = (
 )
 
 
-class SQLiteCatalog:
+class SQLiteCatalog(MetricFilterRows):
     """The SQLite catalog (see the module docstring)."""
 
     def __init__(self, path: Path, *, scope: Scope | None = None, max_groups: int = 1_000_000):

@@ -78,7 +78,22 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (group_id, stream)
     )
     """,
-    # 3: subscription filters (logd/store/catalog_subscriptions.py)
+    # 3: metric filters (PutMetricFilter); transformation and other members are wire JSON
+    """
+    CREATE TABLE metric_filters (
+        group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        pattern TEXT NOT NULL,
+        transformation TEXT NOT NULL,
+        metric_name TEXT NOT NULL,
+        metric_namespace TEXT NOT NULL,
+        creation_time INTEGER NOT NULL,
+        options TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (group_id, name)
+    );
+    CREATE INDEX metric_filters_by_name ON metric_filters(name, group_id)
+    """,
+    # 4: subscription filters (logd/store/catalog_subscriptions.py)
     """
     CREATE TABLE subscription_filters (
         group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,

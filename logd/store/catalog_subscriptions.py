@@ -1,4 +1,4 @@
-"""Subscription filters in the catalog (table `subscription_filters`, migration 3).
+"""Subscription filters in the catalog (table `subscription_filters`, migration 4).
 
 One row per (group, filter name): everything PutSubscriptionFilter stores and
 DescribeSubscriptionFilters echoes. Rows go with their group (ON DELETE CASCADE).

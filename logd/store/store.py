@@ -7,6 +7,11 @@ on the log for everything queued (group commit), then memtable, then the catalog
 stream statistics, then every waiting append returns. Maintenance (seal, compact,
 sweep) runs in one background task, one step at a time; the view lock makes each
 catalog swap and memtable release atomic for readers.
+
+Append observers (`add_append_observer`) are called on the event loop after a commit is
+durable and in the memtable, once per accepted batch, in log order, with
+``(group, stream, messages)`` (messages: the batch's Arrow string column). They must be
+quick and must not raise; one that raises is logged and the append still succeeds.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ from logd.store.wallog import WalLog
 log = logging.getLogger("logd.store")
 
 AppendListener = Callable[[record.AppendRecord, Position], None]
+#: ``observer(group, stream, messages)`` after each durable batch (see the docstring).
+AppendObserver = Callable[[str, str, pa.StringArray], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +95,7 @@ class Store:
         self._spilling: asyncio.Task[None] | None = None
         self._quarantined: set[int] = set()
         self._listeners: list[AppendListener] = []
+        self._observers: list[AppendObserver] = []
         self._deleting: set[tuple[int, str]] = set()
         self.dropped_appends = 0
         """Append batches refused because the log was full or failed (ServiceUnavailable)."""
@@ -368,11 +376,14 @@ class Store:
         updates: dict[tuple[int, str], StreamUpdate] = {}
         stored: dict[int, int] = {}
         checkpoints: dict[str, bytes] = {}
+        accepted: list[record.AppendRecord] = []
         for item, position in zip(items, positions, strict=True):
-            decoded = record.decode(item.payload, trusted=True)
-            self.memtable.add(decoded, position, mono)
+            rec = record.decode(item.payload, trusted=True)
+            self.memtable.add(rec, position, mono)
             for listener in self._listeners:
-                listener(decoded, position)
+                listener(rec, position)
+            if len(rec):
+                accepted.append(rec)
             if item.checkpoint is not None:
                 checkpoints[item.checkpoint[0]] = item.checkpoint[1]
             if item.stored_bytes:
@@ -390,6 +401,7 @@ class Store:
             )
         except Exception as exc:  # recovery recomputes these from the log
             log.warning("Could not record stream statistics: %s", exc)
+        self._notify(accepted)
         for item, position in zip(items, positions, strict=True):
             if not item.done.done():
                 item.done.set_result(position)
@@ -397,6 +409,18 @@ class Store:
             self._spilling = asyncio.create_task(asyncio.to_thread(self.memtable.spill))
         if self.memtable.rows >= self.options.seal_max_events or self.log_pressure():
             self.maintenance.wake()
+
+    def add_append_observer(self, observer: AppendObserver) -> None:
+        """Call `observer(group, stream, messages)` after each durable batch, in log order."""
+        self._observers.append(observer)
+
+    def _notify(self, accepted: list[record.AppendRecord]) -> None:
+        for observer in self._observers:
+            for rec in accepted:
+                try:
+                    observer(rec.group, rec.stream, rec.messages)
+                except Exception:
+                    log.exception("An append observer failed; the batch is stored anyway.")
 
     def log_pressure(self) -> bool:
         """The sealer holds at least half of the log's bound: seal now to free space."""

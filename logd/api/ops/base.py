@@ -16,6 +16,7 @@ from logd.telemetry.metrics import DaemonMetrics
 
 if TYPE_CHECKING:
     from logd.export.tasks import ExportService
+    from logd.metricfilters import MetricFilterService
     from logd.store.store import Store
     from logd.subscriptions.service import SubscriptionService
 
@@ -33,6 +34,7 @@ class OpContext:
     metrics: DaemonMetrics
     validator: Validator
     export: ExportService | None = None
+    metric_filters: MetricFilterService | None = None
     subscriptions: SubscriptionService | None = None
 
 

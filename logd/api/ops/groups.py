@@ -28,7 +28,7 @@ def describe_group(ctx: OpContext, group: GroupRecord) -> Body:
     out: Body = {
         "logGroupName": group.name,
         "creationTime": group.creation_time,
-        "metricFilterCount": 0,
+        "metricFilterCount": ctx.store.catalog.metric_filter_count(group.id),
         "arn": f"{arn}:*",
         "storedBytes": group.stored_bytes,
         "logGroupClass": group.log_group_class or DEFAULT_CLASS,

@@ -18,8 +18,10 @@ from logd.api.ops import (
     Operation,
     events,
     export,
+    filter_events,
     groups,
     merge,
+    metric_filters,
     retention,
     streams,
     subscriptions,
@@ -29,7 +31,7 @@ from logd.api.ops.base import OpContext
 from logd.export.tasks import ExportService
 from logd.subscriptions.service import SubscriptionService
 
-FAMILIES = (groups, streams, events, retention, tags)
+FAMILIES = (groups, streams, events, retention, tags, filter_events, metric_filters)
 
 
 def _on_export(handler: Callable[[ExportService, Body], Awaitable[Body]]) -> Handler:

@@ -31,6 +31,7 @@ from logd.api.ops.base import OpContext
 from logd.api.ops.registry import build_registry
 from logd.api.options import parse_listen
 from logd.api.server import ApiServer
+from logd.api.tail import TailEndpoint
 from logd.api.validation import Validator
 from logd.clock import Clock, SystemClock
 from logd.export.destinations import Destinations
@@ -42,6 +43,8 @@ from logd.queries import QueryService
 from logd.settings import Settings, SettingsError, changed_keys, load
 from logd.store.stats import bind_metrics as bind_store_metrics
 from logd.store.store import Store
+from logd.subscriptions.livetail import LiveTail
+from logd.subscriptions.service import SubscriptionService
 from logd.systemd import Notifier
 from logd.tail.store_sink import bind_metrics, tail_into_store
 from logd.telemetry import logs
@@ -136,6 +139,19 @@ class Daemon:
             queries = QueryService(store, s.queries, self.clock, scope=scope)
             await queries.start()
             stack.push_async_callback(queries.close)
+            try:
+                subscriptions = SubscriptionService(
+                    store, s.subscriptions, s.sinks, scope=scope, clock=self.clock, environ=self.env
+                )
+            except ValueError as exc:  # a sink table settings could not check (plugin)
+                raise StartupError(str(exc)) from exc
+            stack.push_async_callback(subscriptions.close)
+            await subscriptions.start()
+            subscriptions.register_metrics(self.metrics.subscriptions, self.metrics.registry)
+            livetail = LiveTail(store, s.subscriptions)
+            livetail.start()
+            stack.push_async_callback(livetail.close)
+            tail = TailEndpoint(livetail, self._authenticator, self.clock, scope)
             validator = Validator()
             server = ApiServer(
                 operations=build_registry(),
@@ -148,6 +164,7 @@ class Daemon:
                     export,
                     metric_filters=metric_filters,
                     queries=queries,
+                    subscriptions=subscriptions,
                 ),
                 validator=validator,
                 authenticator=self._authenticator,
@@ -157,6 +174,7 @@ class Daemon:
                 readiness=self._readiness,
                 max_body_bytes=s.api.max_body_bytes,
                 serve_metrics=s.telemetry.metrics,
+                routes=[tail.add_routes],
             )
             stack.push_async_callback(server.stop)
             try:
@@ -183,6 +201,7 @@ class Daemon:
             self.ready = False
             self.notifier.stopping()
             log.info("Stopping: draining in-flight requests.")
+            await livetail.close()  # ends open tail streams, so draining does not wait
             await server.stop()
         self.notifier.close()
         log.info("Stopped.")

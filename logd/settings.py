@@ -29,6 +29,7 @@ from logd.api.options import ApiOptions
 from logd.export.options import ExportOptions
 from logd.queries.options import QueryOptions
 from logd.store.options import StoreOptions
+from logd.subscriptions.options import SubscriptionOptions
 from logd.tail.options import AgentOptions, AgentSettings, TailOptions
 from logd.telemetry.options import TelemetryOptions
 
@@ -61,6 +62,10 @@ class Settings:
     export: ExportOptions = field(default_factory=ExportOptions)
     queries: QueryOptions = field(default_factory=QueryOptions)
     telemetry: TelemetryOptions = field(default_factory=TelemetryOptions)
+    subscriptions: SubscriptionOptions = field(default_factory=SubscriptionOptions)
+    sinks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """`[sinks.<name>]`: one table per destination; `type` picks the sink, the other keys
+    are that sink's options (checked by `logd.subscriptions.sinkconfig`)."""
     agent: AgentSettings = field(default_factory=AgentSettings)
     tail: tuple[TailOptions, ...] = ()
     """Files the daemon tails into its store: one `[[tail]]` table per entry."""
@@ -208,6 +213,8 @@ class _Builder:
         return options
 
     def convert(self, hint: Any, value: object, path: str) -> tuple[bool, Any]:
+        if hint is Any:  # a table another component checks (a sink's options)
+            return True, value
         origin = get_origin(hint)
         if origin in (Union, types.UnionType):
             options = [a for a in get_args(hint) if a is not type(None)]
@@ -309,6 +316,15 @@ def parse(
         data.setdefault(section, {})[key] = value
     builder = _Builder(locate_lines(text), env or {})
     settings: Settings = builder.build(Settings, data, "")
+    if not builder.problems and settings.sinks:
+        from logd.subscriptions.sinkconfig import parse_entries
+        from sinks import SinkOptionsError
+
+        try:
+            parse_entries(settings.sinks)
+        except SinkOptionsError as exc:
+            for where, what in exc.problems:
+                builder.problem(where, what)
     if builder.problems:
         raise SettingsError(builder.problems, source)
     return settings
@@ -345,7 +361,7 @@ def changed_keys(old: Settings, new: Settings) -> dict[str, bool]:
     result: dict[str, bool] = {}
     for section in dataclasses.fields(Settings):
         before, after = getattr(old, section.name), getattr(new, section.name)
-        if not dataclasses.is_dataclass(after):  # an array of tables: `[[tail]]`
+        if not dataclasses.is_dataclass(after):  # `[[tail]]`, `[sinks.*]`: a restart
             if before != after:
                 result[section.name] = False
             continue
@@ -409,6 +425,8 @@ def _schema_of(hint: Any, default: object, doc: str | None) -> dict[str, Any]:
         schema = {"type": "object", "additionalProperties": item}
     elif dataclasses.is_dataclass(hint):
         schema = _object_schema(hint)  # type: ignore[arg-type]
+    elif hint is Any:  # a sink's options: its own keys
+        schema = {"type": "object"}
     else:
         names = {bool: "boolean", int: "integer", float: "number", str: "string"}
         schema = {"type": names[hint]}

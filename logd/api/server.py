@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from email.utils import formatdate
 from typing import Any
 
@@ -74,6 +74,7 @@ class ApiServer:
         validator: Validator | None = None,
         max_body_bytes: int = 8_388_608,
         serve_metrics: bool = True,
+        routes: Sequence[Callable[[web.Application], None]] = (),
     ) -> None:
         self.operations = dict(operations)
         self.context = context
@@ -85,6 +86,7 @@ class ApiServer:
         self.validator = validator or Validator()
         self.max_body_bytes = max_body_bytes
         self.serve_metrics = serve_metrics
+        self.routes = list(routes)  # more endpoints on the same listener (GET /v1/tail)
         self._runner: web.AppRunner | None = None
 
     # ------------------------------------------------------------------ app
@@ -96,6 +98,8 @@ class ApiServer:
         app.router.add_get("/readyz", self.handle_readyz)
         if self.serve_metrics:
             app.router.add_get("/metrics", self.handle_metrics)
+        for add_routes in self.routes:
+            add_routes(app)
         return app
 
     async def start(

@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "retention": "set (or clear with 0) the retention of a group",
     "export": "export a log group's time range to a bucket, or verify an export",
     "query": "run a Logs Insights query on the daemon or on a file",
+    "tail": "print a group's recent events and follow new ones",
+    "dlq": "list, show, replay or purge dead-lettered events",
 }
 
 

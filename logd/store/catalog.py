@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -240,6 +240,16 @@ class SQLiteCatalog(MetricFilterRows):
                     if statement.strip():
                         self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version={number}")
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One write transaction for tables other modules own (`with catalog.transaction()
+        as db:`); the catalog's lock is held throughout."""
+        return self._tx()
+
+    def read(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one read query, under the catalog's lock."""
+        with self._lock:
+            return list(self._db.execute(sql, args))
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

@@ -122,4 +122,20 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX query_definitions_by_name ON query_definitions(name, id)
     """,
+    # 5: subscription filters (logd/store/catalog_subscriptions.py)
+    """
+    CREATE TABLE subscription_filters (
+        group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+        filter_name TEXT NOT NULL,
+        filter_pattern TEXT NOT NULL,
+        destination_arn TEXT NOT NULL,
+        role_arn TEXT,
+        distribution TEXT NOT NULL DEFAULT 'ByLogStream',
+        apply_on_transformed_logs INTEGER NOT NULL DEFAULT 0,
+        field_selection_criteria TEXT,
+        emit_system_fields TEXT,
+        creation_time INTEGER NOT NULL,
+        PRIMARY KEY (group_id, filter_name)
+    )
+    """,
 ]

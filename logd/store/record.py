@@ -128,6 +128,13 @@ def encode(
     return b"".join(parts)
 
 
+def peek_group_id(payload: bytes) -> int:
+    """The group id of a payload without decoding it (readers skip other groups' records)."""
+    if len(payload) < _HEADER.size:
+        raise RecordError("payload shorter than the header")
+    return int(_HEADER.unpack_from(payload, 0)[5])
+
+
 def decode(payload: bytes, *, trusted: bool = False) -> AppendRecord:
     """Inverse of `encode`; raises RecordError on anything it could not have written.
 

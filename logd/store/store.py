@@ -47,6 +47,7 @@ from logd.store.wallog import WalLog
 
 log = logging.getLogger("logd.store")
 
+AppendListener = Callable[[record.AppendRecord, Position], None]
 #: ``observer(group, stream, messages)`` after each durable batch (see the docstring).
 AppendObserver = Callable[[str, str, pa.StringArray], None]
 
@@ -93,6 +94,7 @@ class Store:
         self._tasks: list[asyncio.Task[None]] = []
         self._spilling: asyncio.Task[None] | None = None
         self._quarantined: set[int] = set()
+        self._listeners: list[AppendListener] = []
         self._observers: list[AppendObserver] = []
         self._deleting: set[tuple[int, str]] = set()
         self.dropped_appends = 0
@@ -378,6 +380,8 @@ class Store:
         for item, position in zip(items, positions, strict=True):
             rec = record.decode(item.payload, trusted=True)
             self.memtable.add(rec, position, mono)
+            for listener in self._listeners:
+                listener(rec, position)
             if len(rec):
                 accepted.append(rec)
             if item.checkpoint is not None:
@@ -564,6 +568,14 @@ class Store:
 
     def drop_reader(self, name: str) -> None:
         self.log.drop_cursor(name)
+
+    def add_append_listener(self, listener: AppendListener) -> Callable[[], None]:
+        """Call `listener(record, position)` for each durable record, right after it
+        reaches the memtable (so a scan started on the same loop tick sees exactly the
+        records the listener has not been given: live tail's seam). It must not block or
+        raise. Returns the function that removes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     # -- maintenance on demand (tests, operators) ---------------------------------
     async def seal_now(self) -> int:

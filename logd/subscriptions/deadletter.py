@@ -4,13 +4,19 @@ Layout: ``<root>/<sha256(subscription)[:16]>/dead.ndjson``, one JSON record per 
 per dead-lettered batch (subscriptions-and-export.md §7.3). The directory name is a hash,
 never the subscription's name, so no user-supplied string becomes a path. Each append is
 written and fsynced before the subscription's cursor moves past its events.
+
+Writers (the daemon's dispatchers, `logd dlq replay|purge` from another process) take
+an exclusive `flock` on `<dir>/lock` around every append and rewrite, so a replay
+running beside the daemon never loses a letter appended meanwhile.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,19 +84,52 @@ class DeadLetterStore:
     def _file(self, subscription: str) -> Path:
         return self.root / _dir_name(subscription) / "dead.ndjson"
 
-    def append(self, letter: DeadLetter) -> None:
-        path = self._file(letter.subscription)
-        new_dir = not path.parent.exists()
+    @contextlib.contextmanager
+    def _locked(self, subscription: str) -> Iterator[Path]:
+        path = self._file(subscription)
         path.parent.mkdir(parents=True, exist_ok=True)
-        line = orjson.dumps(letter.to_json()) + b"\n"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        fd = os.open(path.parent / "lock", os.O_WRONLY | os.O_CREAT, 0o640)
         try:
-            os.write(fd, line)
-            os.fsync(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield path
         finally:
-            os.close(fd)
+            os.close(fd)  # releases the lock
+
+    def append(self, letter: DeadLetter) -> None:
+        new_dir = not self._file(letter.subscription).parent.exists()
+        with self._locked(letter.subscription) as path:
+            line = orjson.dumps(letter.to_json()) + b"\n"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+            try:
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         if new_dir:
             _fsync_dir(path.parent.parent)
+
+    def subscriptions(self) -> list[str]:
+        """Names of the subscriptions that have dead letters, sorted."""
+        names = []
+        if not self.root.exists():
+            return []
+        for path in self.root.glob("*/dead.ndjson"):
+            with path.open("rb") as fh:
+                first = fh.readline()
+            if first.endswith(b"\n"):
+                names.append(str(orjson.loads(first)["subscription"]))
+        return sorted(names)
+
+    def remove(self, subscription: str, done: Iterable[tuple[str, int]]) -> int:
+        """Drop the letters identified by (idempotency key, dead-lettered at); the rest,
+        including letters appended meanwhile, stay. Returns how many were dropped."""
+        gone = set(done)
+        with self._locked(subscription):
+            letters = list(self.letters(subscription))
+            keep = [x for x in letters if (x.idempotency_key, x.dead_lettered_at) not in gone]
+            if len(keep) != len(letters):
+                self._rewrite(subscription, keep)
+        return len(letters) - len(keep)
 
     def letters(self, subscription: str) -> Iterator[DeadLetter]:
         path = self._file(subscription)
@@ -106,6 +145,10 @@ class DeadLetterStore:
 
     def replace(self, subscription: str, keep: list[DeadLetter]) -> None:
         """Atomically rewrite a subscription's store with only `keep` (after a replay)."""
+        with self._locked(subscription):
+            self._rewrite(subscription, keep)
+
+    def _rewrite(self, subscription: str, keep: list[DeadLetter]) -> None:
         path = self._file(subscription)
         if not path.exists():
             return
@@ -119,11 +162,11 @@ class DeadLetterStore:
         _fsync_dir(path.parent)
 
     def purge(self, subscription: str) -> int:
-        count = sum(1 for _ in self.letters(subscription))
-        path = self._file(subscription)
-        if path.exists():
-            path.unlink()
-            _fsync_dir(path.parent)
+        with self._locked(subscription) as path:
+            count = sum(1 for _ in self.letters(subscription))
+            if path.exists():
+                path.unlink()
+                _fsync_dir(path.parent)
         return count
 
 

@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
-from logd.errors import InvalidParameterException
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfiguredFilter:
+    """A subscription filter declared in the config file (`[[subscriptions.filters]]`).
+
+    It appears in DescribeSubscriptionFilters, counts toward the per-group limit and
+    cannot be changed or deleted through the API.
+    """
+
+    log_group_name: str = ""
+    """The log group (must exist when the daemon starts; else it is skipped, logged)."""
+    filter_name: str = ""
+    """The filter's name, unique in its group."""
+    filter_pattern: str = ""
+    """Filter pattern; empty = every event."""
+    destination_arn: str = ""
+    """`arn:logd:sink:<region>:<account>:<sink>`, a bare sink name, or a sink alias."""
+    distribution: Literal["ByLogStream", "Random"] = "ByLogStream"
+    """`ByLogStream` keeps a stream together and in order; `Random` spreads it."""
+
+    def validate(self) -> None:
+        for name in ("log_group_name", "filter_name", "destination_arn"):
+            if not getattr(self, name):
+                raise ValueError(f"{name} must not be empty")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubscriptionOptions:
+    """Subscription filters: delivery to sinks, batching, retry, limits."""
+
     max_filters_per_group: int = 2
     """Subscription filters allowed per log group (CloudWatch's quota is 2)."""
     batch_max_events: int = 10_000
@@ -31,6 +57,14 @@ class SubscriptionOptions:
     """How often a moving cursor is made durable (after every acknowledged batch at most)."""
     queue_records: int = 64
     """WAL records read ahead of the batcher; bounds memory while a sink is slow."""
+    drain_timeout_ms: int = 5_000
+    """On shutdown, how long open batches may take to be delivered before logd stops."""
+    live_tail_queue_events: int = 10_000
+    """Events buffered per live-tail client; a slower client is told how many it missed."""
+    live_tail_max_history_events: int = 100_000
+    """At most this many past events are replayed when a live tail starts."""
+    filters: tuple[ConfiguredFilter, ...] = field(default_factory=tuple)
+    """Filters declared here (`[[subscriptions.filters]]`) instead of through the API."""
 
     def validate(self) -> None:
         for name in (
@@ -42,8 +76,15 @@ class SubscriptionOptions:
             "retry_cap_ms",
             "send_timeout_ms",
             "queue_records",
+            "live_tail_queue_events",
         ):
             if getattr(self, name) <= 0:
-                raise InvalidParameterException(f"subscriptions.{name} must be positive")
+                raise ValueError(f"{name} must be positive")
         if self.batch_max_events > 10_000:
-            raise InvalidParameterException("subscriptions.batch_max_events must be <= 10000")
+            raise ValueError("batch_max_events must be <= 10000")
+        seen: set[tuple[str, str]] = set()
+        for f in self.filters:
+            key = (f.log_group_name, f.filter_name)
+            if key in seen:
+                raise ValueError(f"filters: {f.filter_name!r} is declared twice for the group")
+            seen.add(key)

@@ -15,6 +15,7 @@ from typing import Any
 from logd.model import event_id
 from logd.subscriptions.dispatcher import Classified, Outcome, PendingBatch
 from sinks import AuthorizationError, Batch, FatalError, RetryableError, Sink
+from sinks.batch import Distribution
 
 log = logging.getLogger("logd.subscriptions")
 
@@ -59,7 +60,13 @@ class SinkHost:
         self._started = True
         return None
 
-    def to_batch(self, pending: PendingBatch, attempt: int, filter_name: str) -> Batch:
+    def to_batch(
+        self,
+        pending: PendingBatch,
+        attempt: int,
+        filter_name: str,
+        distribution: Distribution = "ByLogStream",
+    ) -> Batch:
         return Batch(
             owner=self.owner,
             group=pending.group,
@@ -71,6 +78,7 @@ class SinkHost:
             messages=pending.messages,
             ingestion_times=pending.ingestion_times,
             attempt=attempt,
+            distribution=distribution,
         )
 
     async def send(self, batch: Batch) -> Classified:

@@ -252,6 +252,53 @@ TAIL_GAUGES: dict[str, str] = {
 }
 
 
+class SubscriptionMetrics:
+    """Per-subscription delivery (label `subscription` = `<group>:<filter>`: at most
+    `max_filters_per_group` per group). Filled on collect from the service's figures."""
+
+    def __init__(self, r: Registry) -> None:
+        self.delivered_events = r.counter(
+            "logd_subscription_delivered_events_total",
+            "Events acknowledged by the sink.",
+            ["subscription", "sink"],
+        )
+        self.delivered_batches = r.counter(
+            "logd_subscription_delivered_batches_total",
+            "Batches acknowledged by the sink.",
+            ["subscription", "sink"],
+        )
+        self.retries = r.counter(
+            "logd_subscription_retries_total",
+            "Send attempts retried, by error class (timeout, RetryableError, unclassified...).",
+            ["subscription", "class"],
+        )
+        self.failed_attempts = r.counter(
+            "logd_subscription_failed_attempts_total",
+            "Send attempts that did not deliver (retried, split or dead-lettered).",
+            ["subscription"],
+        )
+        self.dead_lettered_events = r.counter(
+            "logd_subscription_dead_lettered_events_total",
+            "Events moved to the dead-letter store.",
+            ["subscription"],
+        )
+        self.lag_bytes = r.gauge(
+            "logd_subscription_lag_bytes",
+            "Log bytes past the subscription's cursor.",
+            ["subscription"],
+        )
+        self.lag_seconds = r.gauge(
+            "logd_subscription_lag_seconds",
+            "Age of the oldest event read but not yet acknowledged.",
+            ["subscription"],
+        )
+        self.state = r.gauge(
+            "logd_subscription_state",
+            "1 for the subscription's current state (RUNNING, RETRYING, PAUSED_AUTH).",
+            ["subscription", "state"],
+        )
+
+
 class DaemonMetrics:
     """Every metric the daemon exports. Later issues add theirs here, once."""
 
@@ -322,6 +369,7 @@ class DaemonMetrics:
         self.process_uptime_seconds = r.gauge(
             "logd_process_uptime_seconds", "Seconds since the daemon started."
         )
+        self.subscriptions = SubscriptionMetrics(r)
         self.tail_counters = {
             name: r.counter(f"logd_tail_{name}", text) for name, text in TAIL_COUNTERS.items()
         }

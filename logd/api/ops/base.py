@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from logd.metricfilters import MetricFilterService
     from logd.queries import QueryService
     from logd.store.store import Store
+    from logd.subscriptions.service import SubscriptionService
 
 Body = dict[str, Any]
 T = TypeVar("T")
@@ -36,6 +37,7 @@ class OpContext:
     export: ExportService | None = None
     metric_filters: MetricFilterService | None = None
     queries: QueryService | None = None
+    subscriptions: SubscriptionService | None = None
 
 
 async def blocking(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:

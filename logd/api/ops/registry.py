@@ -25,11 +25,13 @@ from logd.api.ops import (
     queries,
     retention,
     streams,
+    subscriptions,
     tags,
 )
 from logd.api.ops.base import OpContext
 from logd.export.tasks import ExportService
 from logd.queries import QueryService
+from logd.subscriptions.service import SubscriptionService
 
 FAMILIES = (groups, streams, events, retention, tags, filter_events, metric_filters)
 
@@ -52,6 +54,15 @@ def _on_queries(handler: Callable[[QueryService, Body], Awaitable[Body]]) -> Han
     return run
 
 
+def _on_subscriptions(handler: Callable[[SubscriptionService, Body], Awaitable[Body]]) -> Handler:
+    async def run(ctx: OpContext, req: Body) -> Body:
+        if ctx.subscriptions is None:
+            raise errors.InvalidOperationException("Subscriptions are not enabled on this logd.")
+        return await handler(ctx.subscriptions, req)
+
+    return run
+
+
 def build_registry() -> dict[str, Operation]:
     adapted: Any = SimpleNamespace(
         __name__=export.__name__,
@@ -61,4 +72,10 @@ def build_registry() -> dict[str, Operation]:
         __name__=queries.__name__,
         OPERATIONS={name: Operation(_on_queries(h)) for name, h in queries.OPERATIONS.items()},
     )
-    return merge([*FAMILIES, adapted, insights])
+    subs: Any = SimpleNamespace(
+        __name__=subscriptions.__name__,
+        OPERATIONS={
+            n: Operation(_on_subscriptions(h)) for n, h in subscriptions.OPERATIONS.items()
+        },
+    )
+    return merge([*FAMILIES, adapted, insights, subs])

@@ -115,3 +115,68 @@ async def test_a_hanging_plugin_does_not_stall_another_subscription(tmp_path):
             await h.close()
     assert dispatchers[0].stats.delivered_events == 0
     assert sum(len(b) for b in healthy.batches) == total
+
+
+class LeakySink(Sink[SinkOptions]):
+    """R-26: raises at random (seeded) and keeps every batch it ever saw (a leak)."""
+
+    options_class = SinkOptions
+
+    def __init__(self, options, context, seed=7):
+        super().__init__(options, context)
+        self.rng = random.Random(seed)
+        self.hoard = []
+        self.delivered = []
+
+    async def send(self, batch):
+        self.hoard.append(bytearray(64 * 1024))  # never released while the sink lives
+        if self.rng.random() < 0.5:
+            raise KeyError(f"random failure {len(self.hoard)}")
+        self.delivered += list(batch.ids)
+
+
+async def test_a_leaking_randomly_failing_plugin_stays_in_its_lane(tmp_path):
+    """R-26: the bad subscription shows its error and retries; the other is unaffected;
+    both end with every event (at-least-once), and closing releases the plugin's tasks."""
+    from sinks import SinkContext
+
+    leaky = LeakySink(SinkOptions(), SinkContext.create("leaky", "l"))
+    healthy = RecordingSink()
+    opts = SubscriptionOptions(batch_max_wait_ms=10, retry_base_ms=1, retry_cap_ms=5)
+    hosts = [host_for(leaky, 1.0), host_for(healthy, 1.0)]
+    feeds = [ListFeed(records(40)), ListFeed(records(40))]
+    dispatchers = [
+        Dispatcher(
+            name=f"sub{i}",
+            group="g",
+            sink_name=f"dest{i}",
+            feed=feeds[i],
+            matcher=matcher,
+            send=lambda p, a, h=hosts[i]: h.send(h.to_batch(p, a, "f")),
+            deadletters=DeadLetterStore(tmp_path / f"dlq{i}"),
+            options=opts,
+            clock=SystemClock(),
+            rng=random.Random(i),
+        )
+        for i in range(2)
+    ]
+    total = sum("ERROR" in m for r in feeds[0].records for m in r.messages)
+    tasks = [asyncio.create_task(d.run()) for d in dispatchers]
+    before = set(asyncio.all_tasks())
+    try:
+        async with asyncio.timeout(20):
+            while any(d.stats.delivered_events < total for d in dispatchers):
+                await asyncio.sleep(0.01)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for h in hosts:
+            await h.close()
+    bad = dispatchers[0].stats
+    assert bad.retries_by_class.get("unclassified", 0) > 0
+    assert "KeyError" in bad.last_error
+    assert dispatchers[1].stats.retried == 0
+    assert len(set(leaky.delivered)) == total
+    assert sum(len(b) for b in healthy.batches) == total
+    assert not (set(asyncio.all_tasks()) - before - {asyncio.current_task()})

@@ -202,7 +202,7 @@ class Maintenance:
 
             def collect() -> int:
                 known = {seg.path for seg in s.catalog.all_segments()}
-                s.files.collect(s.clock.monotonic())
+                s.files.collect(s.clock.monotonic(), keep=known)
                 return s.files.gc_orphans(known)
 
             report["orphans"] = await asyncio.to_thread(collect)

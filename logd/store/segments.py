@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 import time
 import uuid
 import zlib
@@ -92,6 +93,7 @@ class SegmentFiles:
         self.fs.create_dir(self.root, recursive=True)
         self.fs.create_dir(self.quarantine_dir, recursive=True)
         self._deferred: list[tuple[float, str]] = []
+        self._deferred_lock = threading.Lock()
         self.verified: set[str] = set()
 
     def full(self, rel: str) -> str:
@@ -191,6 +193,10 @@ class SegmentFiles:
         final = self.full(rel)
         directory = final.rsplit("/", 1)[0]
         self.fs.create_dir(directory, recursive=True)
+        # A name follows from the content range, so `rel` may be a file whose deletion is
+        # deferred (a compaction input that a later rewrite reproduces): the path is live
+        # again, so its pending deletion is cancelled before the file is replaced.
+        self.cancel_deletion(rel)
         self.fs.move(tmp, final)
         if self._local:
             _fsync_path(directory, directory=True)
@@ -266,21 +272,33 @@ class SegmentFiles:
 
     def delete_later(self, rel: str, now_monotonic: float) -> None:
         due = now_monotonic + self._options.segment_delete_grace_ms / 1000
-        self._deferred.append((due, rel))
+        with self._deferred_lock:
+            self._deferred.append((due, rel))
         self.verified.discard(rel)
 
-    def pending_deletions(self) -> set[str]:
-        return {rel for _, rel in self._deferred}
+    def cancel_deletion(self, rel: str) -> None:
+        """Forget a deferred deletion of `rel` (the path is published again)."""
+        with self._deferred_lock:
+            self._deferred = [(t, r) for t, r in self._deferred if r != rel]
 
-    def collect(self, now_monotonic: float, *, everything: bool = False) -> int:
-        """Delete deferred files that are due; returns how many."""
-        due = [(t, r) for t, r in self._deferred if everything or t <= now_monotonic]
-        self._deferred = [
-            (t, r) for t, r in self._deferred if not (everything or t <= now_monotonic)
-        ]
-        for _, rel in due:
+    def pending_deletions(self) -> set[str]:
+        with self._deferred_lock:
+            return {rel for _, rel in self._deferred}
+
+    def collect(
+        self, now_monotonic: float, *, everything: bool = False, keep: set[str] | None = None
+    ) -> int:
+        """Delete deferred files that are due, never one in `keep` (the paths the catalog
+        references); returns how many."""
+        with self._deferred_lock:
+            due = [(t, r) for t, r in self._deferred if everything or t <= now_monotonic]
+            self._deferred = [
+                (t, r) for t, r in self._deferred if not (everything or t <= now_monotonic)
+            ]
+        gone = [rel for _, rel in due if keep is None or rel not in keep]
+        for rel in gone:
             self.delete(rel)
-        return len(due)
+        return len(gone)
 
     def delete(self, rel: str) -> None:
         with contextlib.suppress(FileNotFoundError, OSError):

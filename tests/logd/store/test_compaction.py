@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from logd.clock import ManualClock
+from logd.model import DAY_MS
 from logd.store.catalog import SegmentRecord
 from logd.store.compaction import plan
 from logd.store.options import StoreOptions
@@ -47,3 +48,28 @@ async def test_compaction_merges_and_reads_stay_exact(tmp_path: Path) -> None:
         )
         await store.sweep_now()  # grace 0: old files go now
         assert store.files.list_files() == [merged.path]
+
+
+async def test_rewrite_reusing_a_path_awaiting_deletion_keeps_the_file(tmp_path: Path) -> None:
+    """Compaction defers deleting its inputs; a retention rewrite of the merged segment that
+    drops exactly the first input's rows publishes the second input's name again. The
+    deferred deletion must not remove that now-referenced file (it did: events were lost
+    and the next open quarantined the segment as "segment file is missing")."""
+    clock = ManualClock(NOW)
+    async with await open_store(tmp_path, clock, compaction_min_segments=2) as store:
+        await make_group(store, "g", "s", retention_days=1)
+        await store.append("g", "s", batch([NOW] * 3, "a"))
+        await store.seal_now()
+        await store.append("g", "s", batch([NOW + 60_000] * 4, "b"))
+        await store.seal_now()
+        first, second = sorted(store.catalog.all_segments(), key=lambda s: s.min_seq)
+        assert await store.compact_now() == 2
+        clock.advance(DAY_MS + 1)  # first batch expired, second one not yet
+        report = await store.sweep_now()
+        assert report["rewritten"] == 1
+        (kept,) = store.catalog.all_segments()
+        assert kept.path == second.path
+        assert store.files.list_files() == [kept.path]
+        assert [r["message"] for r in rows(store, ["g"])] == [f"b-{i}" for i in range(4)]
+        assert store.quarantined_segments == 0
+        assert first.path not in store.files.list_files()

@@ -153,7 +153,12 @@ async def test_agent_counters_and_gauges_reach_metrics(tmp_path):
         agent, sink = tail_into_store(store, options, SystemClock())
         bind_metrics(metrics, agent, sink)
         task = asyncio.create_task(agent.run())
-        await wait_for(lambda: len(messages(store, "m")) >= 50, what="50 events")
+        await wait_for(
+            lambda: (
+                len(messages(store, "m")) >= 50 and agent.metrics.get("empty_lines_total", 0) >= 1
+            ),
+            what="50 events and the empty line counted",
+        )
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

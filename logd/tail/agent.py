@@ -307,14 +307,43 @@ class TailAgent:
         for f in self._fresh:
             groups.setdefault((f.entry.source_id, f.cp.origin), []).append(f)
         fresh, self._fresh = self._fresh, []
-        for files in groups.values():
+        for origin, files in groups.items():
             gens = sorted(f.cp.gen for f in files)
-            files.sort(key=lambda f: (f.mtime_ns, discovery.family(f.path)[1]))
+            files.sort(key=_age)
             for f, gen in zip(files, gens, strict=True):
                 f.cp.gen = gen
+            self._merge_unseen(origin, files)
         for f in fresh:
             f.queued = False
             self._mark(f)
+
+    def _merge_unseen(self, origin: tuple[str, str], files: list[TailedFile]) -> None:
+        """A new file found under a rotated name may be older than files the agent
+        already follows: it took the path and left it unseen (between two scans, while
+        the agent was down, or renamed during the scan that found its successor). It
+        then goes before every known file of the origin that is younger by mtime (or,
+        at the same mtime, by rotation suffix); known files keep their order, and the
+        generations are renumbered to match (persisted with each file's next emit)."""
+        new = set(files)
+        known = [g for g in self._origins.get(origin, ()) if g not in new and not g.gone]
+        if not known or all(discovery.family(f.path)[1] >= 1 for f in files):
+            return
+        for g in known:
+            if g.fd is not None:
+                with contextlib.suppress(OSError):
+                    g.mtime_ns = os.fstat(g.fd).st_mtime_ns
+        known.sort(key=lambda g: (g.cp.gen, g.mtime_ns, g.cp.ino))
+        merged: list[TailedFile] = []
+        pending = list(files)  # oldest first
+        for g in known:
+            while pending and _younger(g, pending[0]):
+                merged.append(pending.pop(0))
+            merged.append(g)
+        merged += pending
+        base = min(g.cp.gen for g in merged)
+        for i, g in enumerate(merged):
+            g.cp.gen = base + i
+        self._note_gen(origin, base + len(merged) - 1)
 
     def _note_gen(self, origin: tuple[str, str], gen: int) -> None:
         self._gens[origin] = max(self._gens.get(origin, 0), gen + 1)
@@ -337,11 +366,23 @@ class TailAgent:
         return False
 
     def _move(self, f: TailedFile, path: str) -> None:
-        if self._by_path.get(f.path) is f:
-            del self._by_path[f.path]
+        """`f` found under a new name: it left its old path (counted once, here if no
+        stat noticed it first)."""
+        self._left_path(f)
         f.path, f.rotated = path, False
         f.cp.path = path
         self._by_path[path] = f
+
+    def _left_path(self, f: TailedFile) -> None:
+        """`f`'s path no longer names it (renamed or replaced): one rotation, counted
+        however it was noticed (a scan finding another file at the path, the stat pass,
+        or the file found under its new name), once per name the file leaves."""
+        if self._by_path.get(f.path) is f:
+            del self._by_path[f.path]
+        if f.rotated:
+            return
+        f.rotated = True
+        f.rotated_at_scan = self._scans
         self._bump("rotations_total")
 
     async def _scan(self) -> None:
@@ -356,9 +397,7 @@ class TailAgent:
                         continue
                     if (st.st_dev, st.st_ino) == current.identity:
                         continue
-                    current.rotated = True  # the path names another file now
-                    current.rotated_at_scan = self._scans
-                    del self._by_path[path]
+                    self._left_path(current)  # the path names another file now
                 f = self._adopt(entry, path, at_start=False, first_start=False)
                 if f is not None:
                     seen.add(f.key)
@@ -452,6 +491,7 @@ class TailAgent:
                 f.fd = fd
                 return True
             os.close(fd)
+            self._left_path(f)  # replaced at its path while it was closed
         # The file left its path while it was closed and no scan found it elsewhere.
         self._bump("lost_bytes_vanished_total", max(f.size - f.cp.offset, 0))
         f.gone = True
@@ -491,7 +531,11 @@ class TailAgent:
             peers.remove(f)
             if not peers:
                 del self._origins[(f.entry.source_id, f.cp.origin)]
-                self._gens.pop((f.entry.source_id, f.cp.origin), None)
+                if not any(
+                    (source_of(k), cp.origin or cp.path) == (f.entry.source_id, f.cp.origin)
+                    for k, cp in self._stored.items()
+                ):  # a stored file not found yet keeps its place in the order
+                    self._gens.pop((f.entry.source_id, f.cp.origin), None)
 
     async def _ticker(self) -> None:
         interval = self.options.scan_interval_ms / 1000
@@ -530,16 +574,13 @@ class TailAgent:
                 elif not f.rotated:
                     try:
                         at_path = os.stat(f.path)
-                        f.rotated = (at_path.st_dev, at_path.st_ino) != f.identity
+                        left = (at_path.st_dev, at_path.st_ino) != f.identity
                     except FileNotFoundError:
-                        f.rotated = True
+                        left = True
                     except OSError:
-                        pass
-                    if f.rotated:
-                        f.rotated_at_scan = self._scans
-                    if f.rotated and self._by_path.get(f.path) is f:
-                        del self._by_path[f.path]
-                        self._bump("rotations_total")
+                        left = False
+                    if left:
+                        self._left_path(f)
                         self._rescan = True
             if f.deleted_at is not None and now - f.deleted_at > hold and not f.busy:
                 lost = max((st.st_size if st else f.size) - f.cp.offset, 0)
@@ -561,6 +602,23 @@ class TailAgent:
                 f.size = size
                 if size != f.cp.offset or f.rotated or f.open_group:
                     self._mark(f)
+
+
+def _age(f: TailedFile) -> tuple[int, int]:
+    """Older first: by mtime, then by rotation suffix (``.2``, ``.1``, the live name)."""
+    return (f.mtime_ns, discovery.family(f.path)[1])
+
+
+def _younger(known: TailedFile, unseen: TailedFile) -> bool:
+    """Did `known` take the path after `unseen`? Only an unseen file under a rotated name
+    can be older than a known one; ties keep the new file last (the usual case)."""
+    if discovery.family(unseen.path)[1] >= 1:
+        return False
+    if known.mtime_ns != unseen.mtime_ns:
+        return known.mtime_ns > unseen.mtime_ns
+    if known.rotated:
+        return False  # its current name is unknown: no suffix to compare
+    return discovery.family(known.path)[1] > discovery.family(unseen.path)[1]
 
 
 def _no_events() -> InputEvents:

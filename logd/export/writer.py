@@ -3,11 +3,13 @@
 Compression is parallel: each part's events are cut, at event boundaries, into members
 of at most `compression_chunk_bytes` of text (`member_segments`); `GzipPool`'s threads
 render each member (Arrow take + join) and compress it as an independent gzip member
-(Arrow and zlib release the GIL), and the members are concatenated: a concatenation of
+(Arrow and zlib-ng release the GIL), and the members are concatenated: a concatenation of
 gzip members is itself a valid gzip file (RFC 1952 §2.2), read whole by gunzip, Python's
-gzip module and S3 consumers. zlib's gzip header carries no name and mtime 0, so the
-same events and options give the same bytes. Texts exist a member at a time (a few
-MiB, freed once hashed), never as a whole part.
+gzip module and S3 consumers. Deflate is zlib-ng's (the zlib format, about 1.6 times
+faster than zlib per core at level 6, with slightly smaller output); its gzip header
+carries no name and mtime 0, so the same events, options and zlib-ng version give the
+same bytes. Texts exist a member at a time (a few MiB, freed once hashed), never as a
+whole part.
 
 Objects are finished (text hashed in order, body written, recorded) by `upload_threads`
 workers while the caller reads and sorts the next units; `inflight_bytes` bounds the
@@ -22,7 +24,6 @@ import collections
 import hashlib
 import itertools
 import threading
-import zlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from typing import TypeAlias
 
 import numpy as np
 import pyarrow as pa
+from zlib_ng import zlib_ng
 
 from logd.export.destinations import CONTENT_TYPE, Destination
 from logd.export.layout import object_key, render_lines, split_parts
@@ -47,7 +49,7 @@ _COUNT_STEP = 1024 * 1024
 
 def gzip_member(data: memoryview | bytes, level: int) -> bytes:
     """One complete gzip member (header, deflate stream, CRC-32, size)."""
-    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
+    compressor = zlib_ng.compressobj(level, zlib_ng.DEFLATED, 31)
     return compressor.compress(data) + compressor.flush()
 
 

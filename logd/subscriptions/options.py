@@ -24,6 +24,11 @@ class ConfiguredFilter:
     """`arn:logd:sink:<region>:<account>:<sink>`, a bare sink name, or a sink alias."""
     distribution: Literal["ByLogStream", "Random"] = "ByLogStream"
     """`ByLogStream` keeps a stream together and in order; `Random` spreads it."""
+    field_selection_criteria: str = ""
+    """Select events by system fields, e.g. `@logStream IN ["web-1"]`; empty = all."""
+    emit_system_fields: tuple[str, ...] = ()
+    """System fields added to each delivered event: `@aws.account`, `@aws.region`,
+    `@source.log`."""
 
     def validate(self) -> None:
         for name in ("log_group_name", "filter_name", "destination_arn"):

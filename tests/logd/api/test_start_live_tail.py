@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -181,6 +182,7 @@ def test_the_session_times_out(logs: Any) -> None:
     kinds: list[str] = []
     with pytest.raises(EventStreamError) as info:
         kinds.extend(name for event in stream for name in event)
+    stream.close()
     assert info.value.response["Error"]["Code"] == "SessionTimeoutException"
     assert "timed out" in info.value.response["Error"]["Message"]
     assert kinds[0] == "sessionStart"
@@ -317,3 +319,19 @@ def test_aws_cli_start_live_tail(daemon: Daemon, logs: Any) -> None:
     assert printed, errors
     first = sent.index(printed[0])  # events before the session opened are not shown
     assert printed == sent[first : first + len(printed)]
+
+
+def test_stopping_logd_ends_open_sessions(tmp_path: Any) -> None:
+    with Daemon(tmp_path / "d", CONFIG) as running:
+        client = running.client(inject_host_prefix=False)
+        make(client, "lt/stop", "s")
+        stream = client.start_live_tail(logGroupIdentifiers=["lt/stop"])["responseStream"]
+        events = iter(stream)
+        assert "sessionStart" in next(events)
+        running.signal(signal.SIGTERM)
+        with pytest.raises(EventStreamError) as info:
+            for _ in events:
+                pass
+        stream.close()
+        assert info.value.response["Error"]["Code"] == "SessionStreamingException"
+        assert running.wait(30) == 0

@@ -19,15 +19,16 @@ are ordinary JSON errors. The answer is an event stream (`logd.api.eventstream`)
 4. ``SessionTimeoutException`` after `live_tail_session_timeout_ms`, or
    ``SessionStreamingException`` when logd stops; the stream then ends.
 
-Each group is one transient subscription of `LiveTail` (no history, no cursor); the
-group's events keep their ingestion order, `logGroupIdentifier` is the identifier as
-the request gave it.
+Each group is one transient subscription of `LiveTail` (no history, no cursor). An
+update interleaves the groups by ingestion time, each group's events in their log
+order; `logGroupIdentifier` is the identifier as the request gave it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -142,12 +143,14 @@ class LiveTailSession:
 
     def update_event(self) -> dict[str, Any]:
         """Everything queued since the last update, sampled down to the limit."""
-        results: list[tuple[str, Event]] = []
+        per_group: list[list[tuple[str, Event]]] = []
         sampled = False
         for identifier, tail in self.tails:
             events, missed = tail.session.poll()
             sampled = sampled or missed > 0
-            results.extend((identifier, ev) for ev in events)
+            per_group.append([(identifier, ev) for ev in events])
+        # groups interleaved by ingestion time; each group keeps its own order
+        results = list(heapq.merge(*per_group, key=lambda item: item[1][3]))
         limit = self.owner.options.live_tail_max_events_per_update
         if len(results) > limit:
             results = sample(results, limit)

@@ -95,3 +95,10 @@ def test_update_samples_beyond_the_limit_and_after_misses() -> None:
     dropped = _session(4, ("g", _Session([(1, "s", 1, 1, "x")], missed=3))).update_event()
     assert dropped["sessionMetadata"]["sampled"] is True
     assert [r["message"] for r in dropped["sessionResults"]] == ["x"]
+
+
+def test_groups_interleave_by_ingestion_time_keeping_their_own_order() -> None:
+    a = _Session([(1, "s", 0, 30, "a1"), (2, "s", 0, 10, "a2")])  # a clock step back
+    b = _Session([(1, "s", 0, 20, "b1"), (2, "s", 0, 40, "b2")])
+    update = _session(500, ("a", a), ("b", b)).update_event()
+    assert [r["message"] for r in update["sessionResults"]] == ["b1", "a1", "a2", "b2"]

@@ -31,6 +31,7 @@ from logd.api.ops.base import OpContext
 from logd.api.ops.registry import build_registry
 from logd.api.options import parse_listen
 from logd.api.server import ApiServer
+from logd.api.start_live_tail import StartLiveTail
 from logd.api.tail import TailEndpoint
 from logd.api.validation import Validator
 from logd.clock import Clock, SystemClock
@@ -152,6 +153,7 @@ class Daemon:
             livetail.start()
             stack.push_async_callback(livetail.close)
             tail = TailEndpoint(livetail, self._authenticator, self.clock, scope)
+            live_sessions = StartLiveTail(livetail, s.subscriptions, self.clock)
             validator = Validator()
             server = ApiServer(
                 operations=build_registry(),
@@ -175,6 +177,7 @@ class Daemon:
                 max_body_bytes=s.api.max_body_bytes,
                 serve_metrics=s.telemetry.metrics,
                 routes=[tail.add_routes],
+                streaming={"StartLiveTail": live_sessions.open},
             )
             stack.push_async_callback(server.stop)
             try:

@@ -11,6 +11,10 @@ builds one object per event. It renders itself as
   `{"awslogs": {"data": "<base64>"}}`;
 - `to_ndjson()` / `ndjson_lines()`: logd's NDJSON, one object per event (§4.3).
 
+`system_fields` (a subscription's `emitSystemFields`) are added to every event of
+both renderings as string-valued keys (`"@aws.account"`, `"@aws.region"`,
+`"@source.log"`); an empty tuple leaves the shapes exactly as above.
+
 `id` is the idempotency key of §7.4, a function of the batch boundaries only, so every
 redelivery of the same events carries the same key.
 """
@@ -73,6 +77,9 @@ class Batch:
     """`ACCOUNT_LEVEL_POLICY` for batches from an account policy, else None (omitted)."""
     attempt: int = 1
     """Delivery attempt, counted by logd (1 = first); sinks may show it, never act on it."""
+    system_fields: Sequence[tuple[str, str]] = ()
+    """(name, value) pairs the subscription's `emitSystemFields` adds to every event
+    (``@aws.account``, ``@aws.region``, ``@source.log``), in both renderings."""
     _key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -154,14 +161,16 @@ class Batch:
             message_type=self.message_type,
             policy_level=self.policy_level,
             attempt=self.attempt,
+            system_fields=self.system_fields,
         )
 
     # -- renderings ---------------------------------------------------------------------
 
     def to_cloudwatch_json(self) -> bytes:
         """The envelope as compact UTF-8 JSON, before gzip (file sinks write this)."""
+        extra = dict(self.system_fields)
         events = [
-            {"id": i, "timestamp": t, "message": m}
+            {"id": i, "timestamp": t, "message": m, **extra}
             for i, t, m in zip(self.ids, self.timestamps, self.messages, strict=True)
         ]
         envelope: dict[str, object]
@@ -207,6 +216,8 @@ class Batch:
         )
         if self.policy_level is not None:
             common += b',"policyLevel":' + orjson.dumps(self.policy_level)
+        for name, value in self.system_fields:
+            common += b",%s:%s" % (orjson.dumps(name), orjson.dumps(value))
         ingestion = self.timestamps if self.ingestion_times is None else self.ingestion_times
         dumps = orjson.dumps
         return [

@@ -7,6 +7,11 @@ run the handler, answer ``application/x-amz-json-1.1``. Every response, success 
 error, carries ``x-amzn-RequestId`` and ``Date``. Errors become wire bodies only in
 `logd.api.errors.to_wire`.
 
+Streaming operations (StartLiveTail, `logd.api.start_live_tail`) go through the same
+steps up to authorisation; their opener then checks the request and registers the
+session (errors are still JSON bodies), and the answer is a chunked
+``application/vnd.amazon.eventstream`` response written until the session ends.
+
 Operations in the model that logd does not implement answer
 ``InvalidOperationException`` "<Op> is not supported by logd", except the read-only
 listings in `EMPTY_LISTS`, which return an empty page (logs-api.md §3).
@@ -17,11 +22,12 @@ listings in `EMPTY_LISTS`, which return an empty page (logs-api.md §3).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from email.utils import formatdate
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
@@ -58,6 +64,19 @@ EMPTY_LISTS: dict[str, str] = {
 Readiness = Callable[[], tuple[bool, str]]
 
 
+class StreamingReply(Protocol):
+    """A streaming operation's answer, opened (and checked) before any byte is sent."""
+
+    content_type: str
+
+    async def run(self, response: web.StreamResponse) -> None: ...
+    def close(self) -> None: ...
+
+
+#: A streaming operation (StartLiveTail): (validated request body, request id) → reply.
+StreamOpener = Callable[[Body, str], Awaitable[StreamingReply]]
+
+
 class ApiServer:
     """Builds the aiohttp application and serves it on one TCP listener."""
 
@@ -75,8 +94,10 @@ class ApiServer:
         max_body_bytes: int = 8_388_608,
         serve_metrics: bool = True,
         routes: Sequence[Callable[[web.Application], None]] = (),
+        streaming: Mapping[str, StreamOpener] | None = None,
     ) -> None:
         self.operations = dict(operations)
+        self.streaming = dict(streaming or {})  # operations answered with an event stream
         self.context = context
         self.authenticator = authenticator
         self.clock = clock
@@ -134,14 +155,20 @@ class ApiServer:
             },
         )
 
-    async def handle_api(self, request: web.Request) -> web.Response:
+    async def handle_api(self, request: web.Request) -> web.StreamResponse:
         started = self.clock.monotonic()
         request_id = str(uuid.uuid4())
         operation = "Unknown"
         self.metrics.api_in_flight.inc()
+        reply: StreamingReply | None = None
+        payload: Body
         try:
-            operation, payload = await self._dispatch(request)
+            operation, answer = await self._dispatch(request, request_id)
             status = 200
+            if isinstance(answer, dict):
+                payload = answer
+            else:
+                reply, payload = answer, {}
         except Exception as exc:  # the one place failures meet the wire
             status, payload = to_wire(exc)
             if not isinstance(exc, errors.LogdError):
@@ -154,9 +181,35 @@ class ApiServer:
         label = operation if operation in self.validator.operations else "Unknown"
         self.metrics.api_requests.inc(operation=label, code=str(status))
         self.metrics.api_request_seconds.observe(self.clock.monotonic() - started, operation=label)
+        if reply is not None:
+            return await self._stream(request, reply, request_id)
         return self._response(status, payload, request_id)
 
-    async def _dispatch(self, request: web.Request) -> tuple[str, Body]:
+    async def _stream(
+        self, request: web.Request, reply: StreamingReply, request_id: str
+    ) -> web.StreamResponse:
+        """Send a streaming operation's answer; the client may leave at any time."""
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": reply.content_type,
+                "x-amzn-RequestId": request_id,
+                "Date": formatdate(self.clock.now_ms() / 1000, usegmt=True),
+            }
+        )
+        try:
+            await response.prepare(request)
+            await reply.run(response)
+        except ConnectionError:
+            pass
+        finally:
+            reply.close()
+        with contextlib.suppress(ConnectionError):
+            await response.write_eof()
+        return response
+
+    async def _dispatch(
+        self, request: web.Request, request_id: str
+    ) -> tuple[str, Body | StreamingReply]:
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -176,6 +229,11 @@ class ApiServer:
         if prefix != TARGET_PREFIX or not self.validator.knows(operation):
             raise errors.UnknownOperationException(f"Unknown operation: {target or '(none)'}")
         params = _parse_body(body)
+        opener = self.streaming.get(operation)
+        if opener is not None:
+            self.validator.validate(operation, params)
+            authorize(principal, operation, groups_named(params), self.scope.log_group_arn)
+            return operation, await opener(params, request_id)
         entry = self.operations.get(operation)
         if entry is None:
             return operation, self._unsupported(operation, params)

@@ -3,6 +3,8 @@
 Wraps the store's `LogReader` (cursor `sub:<group id>:<filter>`): records of other
 groups are passed on as `(position, None)` after reading only their header (so the
 cursor still moves past them), the subscription's own are decoded into columns.
+A `select` test (the filter's `fieldSelectionCriteria`, per log stream) turns the
+records of unselected streams into `(position, None)` as well.
 `commit` returns at once (the WAL's housekeeper makes cursors durable); `flush` waits
 until every commit so far is on disk. A commit lost to a crash only replays records
 (at-least-once).
@@ -11,7 +13,7 @@ until every commit so far is on disk. A commit lost to a crash only replays reco
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,9 +34,12 @@ class DecodedRecord:
 
 
 class StoreFeed:
-    def __init__(self, reader: LogReader, group_id: int) -> None:
+    def __init__(
+        self, reader: LogReader, group_id: int, select: Callable[[str], bool] | None = None
+    ) -> None:
         self.reader = reader
         self.group_id = group_id
+        self.select = select
         self._committed: Position | None = None
         # (position, ingestion time) of own records yielded and not yet committed: lag
         self._unacked: deque[tuple[Position, int]] = deque()
@@ -48,6 +53,9 @@ class StoreFeed:
                 yield position, None
                 continue
             rec = record.decode(payload, trusted=True)
+            if self.select is not None and not self.select(rec.stream):
+                yield position, None
+                continue
             self._unacked.append((position, rec.ingestion_time))
             yield (
                 position,

@@ -41,6 +41,8 @@ class TailRequest:
     group: str
     streams: tuple[str, ...] = ()
     stream_prefix: str | None = None
+    stream_prefixes: tuple[str, ...] = ()
+    """More prefixes (StartLiveTail's logStreamNamePrefixes): a stream matching any is in."""
     pattern: str = ""
     since_ms: int | None = None
     """Replay events with timestamp >= since first; live events older than it are skipped."""
@@ -52,6 +54,8 @@ class TailRequest:
     def wants_stream(self, stream: str) -> bool:
         if self.streams:
             return stream in self.streams
+        if self.stream_prefixes:
+            return stream.startswith(self.stream_prefixes)
         return self.stream_prefix is None or stream.startswith(self.stream_prefix)
 
 
@@ -84,6 +88,13 @@ class TailSession:
                 (rec.first_seq + i, rec.stream, timestamps[i], rec.ingestion_time, message)
             )
         self.wake.set()
+
+    def poll(self) -> tuple[list[Event], int]:
+        """Everything queued right now (possibly nothing) and the misses, without waiting."""
+        events, missed = list(self.queue), self.missed
+        self.queue.clear()
+        self.missed = 0
+        return events, missed
 
     async def take(self) -> tuple[list[Event], int]:
         """Everything queued (waiting for at least one event or a miss), and the misses."""

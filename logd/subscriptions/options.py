@@ -24,6 +24,11 @@ class ConfiguredFilter:
     """`arn:logd:sink:<region>:<account>:<sink>`, a bare sink name, or a sink alias."""
     distribution: Literal["ByLogStream", "Random"] = "ByLogStream"
     """`ByLogStream` keeps a stream together and in order; `Random` spreads it."""
+    field_selection_criteria: str = ""
+    """Select events by system fields, e.g. `@logStream IN ["web-1"]`; empty = all."""
+    emit_system_fields: tuple[str, ...] = ()
+    """System fields added to each delivered event: `@aws.account`, `@aws.region`,
+    `@source.log`."""
 
     def validate(self) -> None:
         for name in ("log_group_name", "filter_name", "destination_arn"):
@@ -63,6 +68,14 @@ class SubscriptionOptions:
     """Events buffered per live-tail client; a slower client is told how many it missed."""
     live_tail_max_history_events: int = 100_000
     """At most this many past events are replayed when a live tail starts."""
+    live_tail_max_sessions: int = 15
+    """Concurrent StartLiveTail sessions; one more is LimitExceededException."""
+    live_tail_session_timeout_ms: int = 10_800_000
+    """A StartLiveTail session ends with SessionTimeoutException after this long (3 h)."""
+    live_tail_update_interval_ms: int = 1_000
+    """How often a StartLiveTail session sends a sessionUpdate (CloudWatch: every second)."""
+    live_tail_max_events_per_update: int = 500
+    """Events in one sessionUpdate; more are sampled down to this (sessionMetadata.sampled)."""
     filters: tuple[ConfiguredFilter, ...] = field(default_factory=tuple)
     """Filters declared here (`[[subscriptions.filters]]`) instead of through the API."""
 
@@ -77,6 +90,10 @@ class SubscriptionOptions:
             "send_timeout_ms",
             "queue_records",
             "live_tail_queue_events",
+            "live_tail_max_sessions",
+            "live_tail_session_timeout_ms",
+            "live_tail_update_interval_ms",
+            "live_tail_max_events_per_update",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")

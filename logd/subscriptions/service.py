@@ -35,6 +35,12 @@ from logd.subscriptions.feed import StoreFeed
 from logd.subscriptions.listing import describe_record, page_token, token_key
 from logd.subscriptions.metrics import register_metrics
 from logd.subscriptions.options import SubscriptionOptions
+from logd.subscriptions.selection import (
+    check_system_fields,
+    compile_selection,
+    stream_selector,
+    system_field_values,
+)
 from logd.subscriptions.sinkconfig import SinkEntry, build_host, parse_entries, resolve
 from logd.subscriptions.sinkhost import SinkHost
 from logd.telemetry.metrics import Registry, SubscriptionMetrics
@@ -142,8 +148,12 @@ class SubscriptionService:
             else:
                 try:
                     compile_filter_pattern(conf.filter_pattern)
+                    compile_selection(conf.field_selection_criteria)
+                    check_system_fields(conf.emit_system_fields)
                 except FilterPatternError as exc:
                     problem = f"its filter pattern is invalid: {exc}"
+                except errors.InvalidParameterException as exc:
+                    problem = str(exc)
             if problem is not None or group is None:
                 log.error(
                     "Configured subscription filter %s of %s is not started: %s.",
@@ -159,6 +169,8 @@ class SubscriptionService:
                 pattern=conf.filter_pattern,
                 destination_arn=conf.destination_arn,
                 distribution=conf.distribution,
+                field_selection_criteria=conf.field_selection_criteria or None,
+                emit_system_fields=check_system_fields(conf.emit_system_fields) or None,
                 creation_time=group.creation_time,
             )
             self._launch(rec, configured=True)
@@ -204,11 +216,20 @@ class SubscriptionService:
         host = self.hosts[sink]
         name = subscription_name(rec.group, rec.name)
         pattern = compile_filter_pattern(rec.pattern)
-        feed = StoreFeed(self.store.reader(cursor_name(rec.group_id, rec.name)), rec.group_id)
+        try:
+            selection = compile_selection(rec.field_selection_criteria)
+        except errors.InvalidParameterException as exc:  # a row stored by an older logd
+            log.error("Subscription filter %s of %s is not started: %s", rec.name, rec.group, exc)
+            return
+        select = stream_selector(selection, self.scope)
+        reader = self.store.reader(cursor_name(rec.group_id, rec.name))
+        feed = StoreFeed(reader, rec.group_id, select)
         distribution: Any = rec.distribution
+        extra = system_field_values(rec.emit_system_fields or (), self.scope, rec.group)
 
         async def send(pending: PendingBatch, attempt: int) -> Classified:
-            return await host.send(host.to_batch(pending, attempt, rec.name, distribution))
+            batch = host.to_batch(pending, attempt, rec.name, distribution, extra)
+            return await host.send(batch)
 
         dispatcher = Dispatcher(
             name=name,
@@ -282,6 +303,8 @@ class SubscriptionService:
             compile_filter_pattern(pattern)
         except FilterPatternError as exc:
             raise errors.InvalidParameterException(f"Invalid filter pattern: {exc}") from exc
+        compile_selection(field_selection_criteria)  # InvalidParameterException if bad
+        emitted = check_system_fields(emit_system_fields)
         if distribution is not None and distribution not in ("ByLogStream", "Random"):
             raise errors.InvalidParameterException(
                 "distribution must be one of ByLogStream, Random."
@@ -315,9 +338,7 @@ class SubscriptionService:
                 distribution=distribution or "ByLogStream",
                 apply_on_transformed_logs=apply_on_transformed_logs,
                 field_selection_criteria=field_selection_criteria,
-                emit_system_fields=None
-                if emit_system_fields is None
-                else tuple(emit_system_fields),
+                emit_system_fields=emitted,
                 creation_time=self.clock.now_ms(),
             )
             if existing is not None:  # replaced: same cursor, new everything else

@@ -66,6 +66,7 @@ class SinkHost:
         attempt: int,
         filter_name: str,
         distribution: Distribution = "ByLogStream",
+        system_fields: tuple[tuple[str, str], ...] = (),
     ) -> Batch:
         return Batch(
             owner=self.owner,
@@ -79,6 +80,7 @@ class SinkHost:
             ingestion_times=pending.ingestion_times,
             attempt=attempt,
             distribution=distribution,
+            system_fields=system_fields,
         )
 
     async def send(self, batch: Batch) -> Classified:

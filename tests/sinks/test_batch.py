@@ -208,3 +208,30 @@ def test_columns_must_line_up():
 
 def test_message_bytes_counts_utf8():
     assert make_batch(2, message=lambda s: "é").message_bytes == 4
+
+
+SYSTEM = (("@aws.account", "123456789012"), ("@aws.region", "eu-west-1"))
+
+
+def test_system_fields_go_into_every_event_of_both_renderings():
+    batch = make_batch(3, system_fields=SYSTEM)
+    envelope = orjson.loads(batch.to_cloudwatch_json())
+    for event in envelope["logEvents"]:
+        assert list(event) == ["id", "timestamp", "message", "@aws.account", "@aws.region"]
+        assert (event["@aws.account"], event["@aws.region"]) == ("123456789012", "eu-west-1")
+    lines = [orjson.loads(line) for line in batch.ndjson_lines()]
+    assert [line["@aws.region"] for line in lines] == ["eu-west-1"] * 3
+    assert [line["message"] for line in lines] == list(batch.messages)
+    assert list(lines[0])[-1] == "message"
+
+
+def test_system_fields_survive_a_split():
+    left, right = make_batch(4, system_fields=SYSTEM).split()
+    assert left.system_fields == right.system_fields == SYSTEM
+    assert orjson.loads(right.ndjson_lines()[0])["@aws.account"] == "123456789012"
+
+
+def test_without_system_fields_nothing_is_added():
+    plain = orjson.loads(reference_batch().to_cloudwatch_json())
+    assert list(plain["logEvents"][0]) == ["id", "timestamp", "message"]
+    assert not any(key.startswith("@") for key in orjson.loads(reference_batch().ndjson_lines()[0]))

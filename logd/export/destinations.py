@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from logd.durable import fsync_dir
 from logd.errors import InvalidParameterException
 from logd.export.errors import DestinationError
 from logd.export.layout import WRITE_TEST_BODY, WRITE_TEST_KEY, validate_bucket
@@ -90,7 +91,7 @@ class LocalDestination:
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(temp, path)
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 temp.unlink()
@@ -137,14 +138,6 @@ class LocalDestination:
 
     def close(self) -> None:
         pass
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class S3Destination:

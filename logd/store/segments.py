@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
 import uuid
@@ -26,6 +25,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from logd.durable import fsync_path
 from logd.model import DAY_MS, EVENT_OVERHEAD_BYTES
 from logd.store.catalog import NewSegment, SegmentRecord
 from logd.store.options import StoreOptions
@@ -73,14 +73,6 @@ class _Ranges:
         self.min_seq, self.max_seq = min(self.min_seq, seq["min"]), max(self.max_seq, seq["max"])
         self.rows += chunk.num_rows
         self.stored += stored_bytes(chunk)
-
-
-def _fsync_path(path: str, *, directory: bool = False) -> None:
-    fd = os.open(path, os.O_RDONLY if directory else os.O_RDWR)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class SegmentFiles:
@@ -189,7 +181,7 @@ class SegmentFiles:
                 crc = zlib.crc32(chunk, crc)
                 size += len(chunk)
         if self._local:
-            _fsync_path(tmp)
+            fsync_path(tmp)
         final = self.full(rel)
         directory = final.rsplit("/", 1)[0]
         self.fs.create_dir(directory, recursive=True)
@@ -199,7 +191,7 @@ class SegmentFiles:
         self.cancel_deletion(rel)
         self.fs.move(tmp, final)
         if self._local:
-            _fsync_path(directory, directory=True)
+            fsync_path(directory, directory=True)
         self.verified.add(rel)
         return NewSegment(
             group_id=group_id,

@@ -23,6 +23,8 @@ from typing import Any
 
 import orjson
 
+from logd.durable import fsync_dir
+
 
 def _dir_name(subscription: str) -> str:
     return hashlib.sha256(subscription.encode()).hexdigest()[:16]
@@ -106,7 +108,7 @@ class DeadLetterStore:
             finally:
                 os.close(fd)
         if new_dir:
-            _fsync_dir(path.parent.parent)
+            fsync_dir(path.parent.parent)
 
     def subscriptions(self) -> list[str]:
         """Names of the subscriptions that have dead letters, sorted."""
@@ -159,20 +161,12 @@ class DeadLetterStore:
             fh.flush()
             os.fsync(fh.fileno())
         tmp.replace(path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
     def purge(self, subscription: str) -> int:
         with self._locked(subscription) as path:
             count = sum(1 for _ in self.letters(subscription))
             if path.exists():
                 path.unlink()
-                _fsync_dir(path.parent)
+                fsync_dir(path.parent)
         return count
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Protocol
 
+from logd.durable import fsync_dir
 from logd.store.wal.record import Position
 
 log = logging.getLogger("logd.store.wal")
@@ -71,14 +72,6 @@ def decode_cursor(data: bytes) -> tuple[str, Position | None] | None:
     except UnicodeDecodeError:
         return None
     return name, (Position(file, offset) if flags & 1 else None)
-
-
-def fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def load_cursors(directory: Path) -> tuple[dict[str, Position | None], int]:
@@ -213,7 +206,7 @@ class Housekeeper:
                         path.unlink(missing_ok=True)
                     else:
                         self._write_atomically(path, content)
-                fsync_directory(self._cursor_dir)
+                fsync_dir(self._cursor_dir)
         except OSError as exc:
             log.error("cursor write failed; no WAL file deleted: %s", exc)
             return HousekeepingResult(list(job.deletions), [], exc, job.waiters)
@@ -232,7 +225,7 @@ class Housekeeper:
             deleted.append(number)
         if deleted:
             with contextlib.suppress(OSError):
-                fsync_directory(self._wal_dir)
+                fsync_dir(self._wal_dir)
             self.files_deleted += len(deleted)
         return HousekeepingResult(list(job.deletions), deleted, None, job.waiters)
 
@@ -241,7 +234,7 @@ class Housekeeper:
         target = self._wal_dir / QUARANTINE
         target.mkdir(exist_ok=True)
         os.replace(path, target / path.name)
-        fsync_directory(target)
+        fsync_dir(target)
         log.warning("corrupt WAL file %s moved to %s once every cursor had passed it", path, target)
 
     def _write_atomically(self, path: Path, content: bytes) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from logd.store.wal.cursors import fsync_directory
+from logd.durable import fsync_dir
 from logd.store.wal.options import WalOptions
 from logd.store.wal.record import (
     FILE_HEADER_SIZE,
@@ -248,7 +248,7 @@ class WalWriter:
             written += os.write(fd, header[written:])
         self._offset = FILE_HEADER_SIZE
         result.sizes[number] = FILE_HEADER_SIZE
-        fsync_directory(self._dir)
+        fsync_dir(self._dir)
         self.dir_fsyncs += 1
 
     def _fail(self, batch: list[AppendRequest], result: CommitResult, exc: BaseException) -> None:

@@ -29,6 +29,7 @@ from logd.store import catalog_subscriptions as table
 from logd.store.catalog import SQLiteCatalog
 from logd.store.catalog_subscriptions import SubscriptionFilterRecord
 from logd.store.store import Store
+from logd.subscriptions.boundaries import BatchBoundaries, file_prefix, remove_files
 from logd.subscriptions.deadletter import DeadLetterStore
 from logd.subscriptions.dispatcher import Classified, Dispatcher, Outcome, PendingBatch
 from logd.subscriptions.feed import StoreFeed
@@ -57,6 +58,7 @@ class _Running:
     configured: bool
     feed: StoreFeed
     dispatcher: Dispatcher
+    boundaries: BatchBoundaries
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -111,6 +113,7 @@ class SubscriptionService:
             for name, e in self.entries.items()
         }
         self.deadletters = DeadLetterStore(store.data_dir / "dlq")
+        self.boundaries_dir = store.data_dir / "subscriptions" / "batches"
         self._running: dict[tuple[str, str], _Running] = {}
         self._lock = asyncio.Lock()  # one put/delete at a time
         self._started = False
@@ -204,7 +207,9 @@ class SubscriptionService:
         host = self.hosts[sink]
         name = subscription_name(rec.group, rec.name)
         pattern = compile_filter_pattern(rec.pattern)
-        feed = StoreFeed(self.store.reader(cursor_name(rec.group_id, rec.name)), rec.group_id)
+        cursor = cursor_name(rec.group_id, rec.name)
+        feed = StoreFeed(self.store.reader(cursor), rec.group_id)
+        boundaries = BatchBoundaries(self.boundaries_dir, cursor, rec.pattern)
         distribution: Any = rec.distribution
 
         async def send(pending: PendingBatch, attempt: int) -> Classified:
@@ -220,8 +225,9 @@ class SubscriptionService:
             deadletters=self.deadletters,
             options=self.options,
             clock=self.clock,
+            boundaries=boundaries,
         )
-        run = _Running(rec, configured, feed, dispatcher)
+        run = _Running(rec, configured, feed, dispatcher, boundaries)
         run.tasks = [asyncio.create_task(dispatcher.run(), name=f"logd-sub-{name}")]
         self._running[(rec.group, rec.name)] = run
 
@@ -238,6 +244,7 @@ class SubscriptionService:
                 await self._stop(run, drain=False)
                 name = cursor_name(run.record.group_id, run.record.name)
                 self.store.drop_reader(name)
+                remove_files(self.boundaries_dir, file_prefix(name))
 
     async def _stop(self, run: _Running, *, drain: bool) -> None:
         for task in run.tasks:
@@ -255,6 +262,7 @@ class SubscriptionService:
                     "timeout; they are sent again after the restart.",
                     run.dispatcher.name,
                 )
+        run.boundaries.close()
         await run.feed.flush()
         run.feed.reader.close()
 
@@ -391,6 +399,7 @@ class SubscriptionService:
             await self._stop(run, drain=False)
             await asyncio.to_thread(table.delete_filter, self._catalog, g.id, name)
             self.store.drop_reader(cursor_name(g.id, name))
+            remove_files(self.boundaries_dir, file_prefix(cursor_name(g.id, name)))
 
     # -- figures -----------------------------------------------------------------
     def register_metrics(self, metrics: SubscriptionMetrics, registry: Registry) -> None:

@@ -117,7 +117,7 @@ async def test_retries_pause_and_keep_the_same_batch(tmp_path):
             return Classified(Outcome.RETRY, reason="503", error_class="http_503")
         return Classified(Outcome.OK)
 
-    d = make(feed, send, tmp_path)
+    d = make(feed, send, tmp_path, max_in_flight=1)
     await run_until(d, feed, lambda: d.stats.delivered_events > 0)
     assert [a for _, a in attempts[:4]] == [1, 2, 3, 4]
     assert len({tuple(s) for s, _ in attempts[:4]}) == 1  # the same events every attempt
@@ -208,5 +208,5 @@ async def test_a_send_cancelled_by_shutdown_is_sent_again_by_drain(tmp_path):
         await task
     assert all(c < (1, 0) for c in feed.commits)
     await d.drain()
-    assert sent[1][: len(sent[0])] == sent[0]
+    assert sent[0] in sent[1:]  # the very same batch again
     assert feed.commits[-1] == (1, 2)

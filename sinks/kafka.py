@@ -251,8 +251,15 @@ class KafkaSink(Sink[KafkaOptions]):
         if producer is not None:
             await producer.stop()
 
-    def _records(self, batch: Batch) -> list[tuple[bytes, int, list[tuple[str, bytes]]]]:
-        """(value, timestamp, headers) per record, sizes checked against the limit."""
+    def _records(
+        self, batch: Batch
+    ) -> tuple[list[bytes], list[int], list[tuple[str, bytes]], list[str]]:
+        """Values and timestamps of the records, the headers all of them carry, and each
+        one's `logd-event-id`; sizes checked against the limit.
+
+        Each record's own header list is built only as it goes into a record batch: a
+        million live lists would cost more in garbage collection than in building them.
+        """
         common = [
             ("logd-owner", batch.owner.encode()),
             ("logd-group", batch.group.encode()),
@@ -261,32 +268,27 @@ class KafkaSink(Sink[KafkaOptions]):
             ("logd-message-type", batch.message_type.encode()),
             ("logd-idempotency-key", batch.id.encode()),
         ]
+        values: list[bytes]
         if self.options.rendering == "cloudwatch":
-            headers = [
-                *common,
-                ("logd-format", b"cloudwatch"),
-                ("logd-content-encoding", b"gzip"),
-                ("logd-event-id", batch.ids[0].encode()),
-            ]
-            records = [(batch.to_cloudwatch_payload(), batch.timestamps[0], headers)]
+            common += [("logd-format", b"cloudwatch"), ("logd-content-encoding", b"gzip")]
+            values, stamps, ids = (
+                [batch.to_cloudwatch_payload()],
+                [batch.timestamps[0]],
+                [batch.ids[0]],
+            )
         else:
             common.append(("logd-format", b"ndjson"))
-            records = [
-                (line, ts, [*common, ("logd-event-id", eid.encode())])
-                for line, ts, eid in zip(
-                    batch.ndjson_lines(), batch.timestamps, batch.ids, strict=True
-                )
-            ]
+            values, stamps, ids = batch.ndjson_lines(), list(batch.timestamps), list(batch.ids)
         key = self._key(batch)
         limit = self.options.max_request_size
-        one_per_event = len(records) == len(batch)
-        # A record's size is its value plus key, headers and at most ~90 bytes of framing:
+        one_per_event = len(values) == len(batch)
+        # A record is its value plus key, headers and well under 128 bytes of framing:
         # only values near the limit need the exact estimate.
-        fixed = 128 + (len(key) if key else 0)
-        fixed += sum(len(k) + len(v) + 10 for k, v in records[0][2]) if records else 0
-        for (value, _ts, headers), eid in zip(records, batch.ids, strict=False):
-            if len(value) + fixed < limit:
+        fixed = 128 + (len(key) if key else 0) + sum(len(k) + len(v) + 10 for k, v in common)
+        for value, eid in zip(values, ids, strict=True):
+            if len(value) + fixed + len(eid) + 24 < limit:
                 continue
+            headers = [*common, ("logd-event-id", eid.encode())]
             size = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, headers)
             if size > limit:
                 what = f"event {eid}" if one_per_event else "the batch"
@@ -296,7 +298,7 @@ class KafkaSink(Sink[KafkaOptions]):
                     size=size,
                     limit=limit,
                 )
-        return records
+        return values, stamps, common, ids
 
     @staticmethod
     def _key(batch: Batch) -> bytes | None:
@@ -313,7 +315,7 @@ class KafkaSink(Sink[KafkaOptions]):
         producer = self._producer
         if producer is None:
             raise RetryableError("the Kafka producer is not started")
-        records = self._records(batch)
+        values, stamps, common, ids = self._records(batch)
         topic = topic_for(self.options.topic, batch)
         key = self._key(batch)
         futures: list[asyncio.Future[Any]] = []
@@ -321,12 +323,15 @@ class KafkaSink(Sink[KafkaOptions]):
         try:
             partition = await self._partition(producer, topic, key)
             builder = producer.create_batch()
-            for value, ts, headers in records:
-                if builder.append(timestamp=ts, key=key, value=value, headers=headers) is None:
+            append = builder.append
+            for value, ts, eid in zip(values, stamps, ids, strict=True):
+                headers = [*common, ("logd-event-id", eid.encode())]
+                if append(timestamp=ts, key=key, value=value, headers=headers) is None:
                     builder.close()
                     futures.append(await producer.send_batch(builder, topic, partition=partition))
                     builder = producer.create_batch()  # the first record always fits
-                    builder.append(timestamp=ts, key=key, value=value, headers=headers)
+                    append = builder.append
+                    append(timestamp=ts, key=key, value=value, headers=headers)
             builder.close()
             futures.append(await producer.send_batch(builder, topic, partition=partition))
         except aiokafka.errors.KafkaError as exc:

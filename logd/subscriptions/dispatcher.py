@@ -187,6 +187,7 @@ class Dispatcher:
         self._inflight: dict[str, PendingBatch] = {}  # being delivered, one per stream
         self._retrying = 0  # deliveries waiting out a backoff: no new batch starts
         self._room = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._tg: asyncio.TaskGroup | None = None
         self._processed: deque[Any] = deque()
         self._committed: Any = None
@@ -199,17 +200,32 @@ class Dispatcher:
         self.stats = DispatcherStats()
 
     async def run(self) -> None:
-        """Deliver until cancelled. Cancellation flushes nothing: the cursor says it all."""
+        """Deliver until cancelled or stopped.
+
+        Cancelled, it flushes nothing (the cursor says it all; `drain` may follow). After
+        `stop()` it reads no more, starts no new batch, and returns once the batches in
+        flight are acknowledged; `drain` then sends what is left.
+        """
         if self._loaded is None and self._boundaries is not None:
             self._loaded = await asyncio.to_thread(self._boundaries.load)
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
-                tg.create_task(self._read())
-                tg.create_task(self._timer())
-                await self._batch()
+                loops = [
+                    tg.create_task(self._read()),
+                    tg.create_task(self._timer()),
+                    tg.create_task(self._batch()),
+                ]
+                await self._stopping.wait()
+                for task in loops:
+                    task.cancel()
+                # leaving the group waits for the deliveries in flight
         finally:
             self._tg = None
+
+    def stop(self) -> None:
+        """Begin a graceful stop (see `run`)."""
+        self._stopping.set()
 
     async def _read(self) -> None:
         async for item in self._feed:
@@ -363,6 +379,8 @@ class Dispatcher:
 
     def _caught_up(self) -> None:
         """The reader has nothing more for now: send what can go at once."""
+        if self._stopping.is_set():
+            return
         if self._options.batch_send_when_idle and not self._retrying:
             free = self._options.max_in_flight - len(self._inflight) - len(self._closed)
             for stream, buf in list(self._buffers.items()):
@@ -381,7 +399,7 @@ class Dispatcher:
 
     def _start(self) -> None:
         """Start closed batches while there is room, one per stream, in close order."""
-        if self._retrying or not self._closed or self._tg is None:
+        if self._retrying or not self._closed or self._tg is None or self._stopping.is_set():
             return
         max_in_flight = self._options.max_in_flight
         waiting: deque[PendingBatch] = deque()
@@ -505,9 +523,10 @@ class Dispatcher:
     async def drain(self) -> None:
         """Close every open batch, deliver it and commit (graceful shutdown).
 
-        Call it once `run()` has been cancelled: a batch whose send was cancelled is still
-        waiting and is sent again (at-least-once), never skipped by the cursor. Batches
-        go one at a time: a stream's in-flight batch first, then the closed ones in order.
+        Call it once `run()` has returned (after `stop()`) or was cancelled: a batch whose
+        send was cancelled is still waiting and is sent again (at-least-once), never
+        skipped by the cursor. Batches go one at a time: a stream's in-flight batch first,
+        then the closed ones in order.
         """
         for stream in list(self._buffers):
             self._close(stream)

@@ -247,14 +247,11 @@ class SubscriptionService:
                 remove_files(self.boundaries_dir, file_prefix(name))
 
     async def _stop(self, run: _Running, *, drain: bool) -> None:
-        for task in run.tasks:
-            task.cancel()
-        for task in run.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if drain:
+        if drain:  # let in-flight batches finish, then deliver the rest, within the timeout
+            run.dispatcher.stop()
             try:
                 async with asyncio.timeout(self.options.drain_timeout_ms / 1000):
+                    await asyncio.wait(run.tasks)
                     await run.dispatcher.drain()
             except TimeoutError:
                 log.warning(
@@ -262,6 +259,11 @@ class SubscriptionService:
                     "timeout; they are sent again after the restart.",
                     run.dispatcher.name,
                 )
+        for task in run.tasks:
+            task.cancel()
+        for task in run.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         run.boundaries.close()
         await run.feed.flush()
         run.feed.reader.close()

@@ -21,7 +21,9 @@ Invariants and what they buy:
    the crash goes out again with the same events and the same `batch.id`: a duplicate
    a consumer can recognise by the key alone.
 3. A line is dropped (on rewrite, temp file then rename) once the cursor has passed the
-   record of the batch's last event; the file stays about as long as the batches in
+   record of the batch's last event, using a commit at least `COMPACT_DELAY_S` old: the
+   WAL's housekeeper made that one durable long before, so a restart never replays a
+   record whose boundaries are gone. The file stays about as long as the batches in
    flight.
 4. A lost or damaged file costs only invariant 2: the batches after the cursor are cut
    afresh; event ids still de-duplicate. Unreadable lines are skipped.
@@ -45,6 +47,8 @@ log = logging.getLogger("logd.subscriptions")
 
 #: Lines written between two rewrites that drop the boundaries the cursor has passed.
 COMPACT_LINES = 4096
+#: Age of the commit a rewrite cuts at (the cursor files lag commits by milliseconds).
+COMPACT_DELAY_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +106,7 @@ class BatchBoundaries:
         self._pending: list[bytes] = []
         self._live: list[Boundary] = []
         self._lines = 0
+        self._cut: tuple[tuple[int, ...], float] | None = None  # (commit, when it was seen)
 
     def load(self) -> list[Boundary]:
         """The boundaries on file (and remove files of this cursor's older patterns)."""
@@ -153,12 +158,22 @@ class BatchBoundaries:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         return self._fd
 
-    def compact(self, committed: Any) -> None:
-        """Drop boundaries the cursor has passed, once enough lines have piled up."""
+    def compact(self, committed: Any, now: float) -> None:
+        """Drop the boundaries the cursor has passed, once enough lines have piled up.
+
+        `committed` is the cursor's latest commit, `now` a monotonic time in seconds; the
+        cut is made at an earlier commit, one at least `COMPACT_DELAY_S` old.
+        """
         if self._lines < COMPACT_LINES:
             return
+        if self._cut is None:
+            self._cut = (tuple(committed), now)
+            return
+        cut, seen = self._cut
+        if now - seen < COMPACT_DELAY_S:
+            return
+        self._cut = (tuple(committed), now)
         self.flush()
-        cut = tuple(committed)
         self._live = [b for b in self._live if b.last_position > cut]
         tmp = self.path.with_suffix(".tmp")
         tmp.write_bytes(b"".join(b.to_line() for b in self._live))

@@ -303,15 +303,15 @@ class Dispatcher:
                 buf = None
             if buf is None:
                 buf = self._open(stream, seq, position)
-            room = opts.batch_max_events - len(buf)
             before = sizes[lo - 1] if lo else 0
-            end = min(
-                hi,
-                lo + room,
-                bisect.bisect_right(sizes, before + opts.batch_max_bytes - buf.nbytes, lo, hi),
-            )
-            if buf.planned_last is not None:
-                end = min(end, bisect.bisect_right(index, buf.planned_last - first_seq, lo, end))
+            if buf.planned_last is None:
+                end = min(
+                    hi,
+                    lo + opts.batch_max_events - len(buf),
+                    bisect.bisect_right(sizes, before + opts.batch_max_bytes - buf.nbytes, lo, hi),
+                )
+            else:  # cut exactly as before the restart, whatever the limits are now
+                end = bisect.bisect_right(index, buf.planned_last - first_seq, lo, hi)
             if end == lo:
                 if len(buf):
                     self._close(stream)
@@ -330,11 +330,10 @@ class Dispatcher:
             buf.nbytes += sizes[end - 1] - before
             buf.last_position = position
             lo = end
-            if (
-                len(buf) >= opts.batch_max_events
-                or buf.nbytes >= opts.batch_max_bytes
-                or buf.seqs[-1] == buf.planned_last
-            ):
+            if buf.planned_last is not None:
+                if buf.seqs[-1] >= buf.planned_last:
+                    self._close(stream)
+            elif len(buf) >= opts.batch_max_events or buf.nbytes >= opts.batch_max_bytes:
                 self._close(stream)
 
     def _open(self, stream: str, seq: int, position: Any) -> PendingBatch:
@@ -502,12 +501,10 @@ class Dispatcher:
             for b in batches:
                 if oldest_open is None or b.first_position < oldest_open:
                     oldest_open = b.first_position
-        target = None
         while self._processed and (oldest_open is None or self._processed[0] < oldest_open):
-            target = self._processed.popleft()
-        if target is None:
+            self._pending_commit = self._processed.popleft()
+        if self._pending_commit is None:
             return
-        self._pending_commit = target
         now = self._clock.monotonic()
         if force or now - self._last_commit >= self._options.commit_interval_ms / 1000:
             self._commit_now()
@@ -518,7 +515,7 @@ class Dispatcher:
             self._committed = self._pending_commit
             self._last_commit = self._clock.monotonic()
             if self._boundaries is not None:
-                self._boundaries.compact(self._committed)
+                self._boundaries.compact(self._committed, self._last_commit)
 
     async def drain(self) -> None:
         """Close every open batch, deliver it and commit (graceful shutdown).

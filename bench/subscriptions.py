@@ -9,20 +9,26 @@ on one group, every event: one to Kafka, one to a webhook in NDJSON) and appends
 aiokafka consumer on the topic and an aiohttp webhook endpoint. Each message carries
 the wall time just before its append; the receiver's arrival time minus that is the
 append→ack latency (delivery is acknowledged when the destination has it; for Kafka
-the consumer's fetch adds its own delay, so the figure is an upper bound). Prints
-p50/p99/max per sink, delivered events/s, and the RSS of the store+service process.
+the consumer's fetch adds its own delay, so the figure is an upper bound). The same
+process also notes, per event, append → the sink's `send` returning (the acknowledgement
+the cursor waits for: `*_ack_*` keys). Prints p50/p99/max per sink, delivered events/s,
+and the RSS of the store+service process.
 
 Throughput phase: a fresh store, one filter to Kafka in NDJSON rendering (one Kafka
 record per event), ingest at `--sustained-rate` events/s (10 ms batches, 4 streams)
 for the phase's seconds. The backlog (events appended but not yet acknowledged by
-Kafka) and the subscription's lag_seconds are sampled after a 2 s warm-up and at the
-end of ingest: a sink that keeps up ends with a backlog no larger than at the start.
-Afterwards every record is consumed and counted.
+Kafka) and the subscription's lag_seconds are sampled every 100 ms after a 2 s warm-up;
+their means over the first and the last fifth of the window are compared: a sink that
+keeps up ends with a backlog no larger than at the start. The same ingest without the
+subscription is the baseline (can this machine, right now, ingest at that rate?); CPU
+seconds per event are printed for both. Afterwards every record is consumed and
+counted.
 
 Last line (throughput keys only when that phase ran):
 RESULT kafka_p50_ms=... kafka_p99_ms=... webhook_p99_ms=... kafka_events_per_s=... rss_mb=...
-  sustained_ingest_per_s=... sustained_kafka_per_s=... backlog_start=... backlog_end=...
-  lag_start_s=... lag_end_s=...
+  kafka_ack_p50_ms=... kafka_ack_p99_ms=... webhook_ack_p99_ms=...
+  baseline_ingest_per_s=... sustained_ingest_per_s=... sustained_kafka_per_s=...
+  backlog_start=... backlog_end=... lag_start_s=... lag_end_s=...
 """
 
 from __future__ import annotations
@@ -135,6 +141,9 @@ async def ingest(
         await service.put_subscription_filter(
             group="bench", name=name, pattern="", destination_arn=sink
         )
+    acks: dict[str, list[float]] = {"k": [], "w": []}
+    for name, host in service.hosts.items():
+        host.send = _timed(host.send, acks[name])  # type: ignore[method-assign]
     per_tick = max(rate // 100, 1)
     started_ms = time.time() * 1000
     ticks = int(seconds * 100)
@@ -175,7 +184,21 @@ async def ingest(
         "append_p99_ms": _pct(ack_ms, 99),
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "retries": {k: dict(f.retries_by_class) for k, f in figures.items()},
+        "acks": acks,
     }
+
+
+def _timed(send: Any, out: list[float]) -> Any:
+    """`SinkHost.send`, noting append→acknowledgement per event of each acknowledged batch."""
+
+    async def timed(batch: Any) -> Any:
+        result = await send(batch)
+        if result.outcome == "ok" and batch.message_type == "DATA_MESSAGE":
+            now = time.time() * 1000
+            out.extend(now - orjson.loads(m)["t"] for m in batch.messages)
+        return result
+
+    return timed
 
 
 async def sustained(
@@ -205,19 +228,23 @@ async def sustained(
     pad = "x" * 80
     template = [orjson.dumps({"i": j, "pad": pad}).decode() for j in range(per_tick)]
     sent = 0
-    samples: dict[str, tuple[int, float]] = {}
+    samples: list[tuple[float, int, float]] = []  # (time, backlog events, lag seconds)
 
     def delivered() -> int:
         return service.figures()[0].delivered_events if subscribe else sent
 
-    def sample(name: str) -> None:
-        lag = service.figures()[0].lag_seconds if subscribe else 0.0
-        samples[name] = (sent - delivered(), lag)
+    async def sampler() -> None:
+        while True:
+            lag = service.figures()[0].lag_seconds if subscribe else 0.0
+            samples.append((time.monotonic(), sent - delivered(), lag))
+            await asyncio.sleep(0.1)
 
     start = time.monotonic()
+    start_sent, start_t, start_cpu, start_delivered = 0, start, time.process_time(), 0
+    watching: asyncio.Task[None] | None = None
     while (elapsed := time.monotonic() - start) < seconds:
-        if "start" not in samples and elapsed >= WARMUP_S:
-            sample("start")
+        if watching is None and elapsed >= WARMUP_S:
+            watching = asyncio.create_task(sampler())
             start_sent, start_t = sent, time.monotonic()
             start_cpu = time.process_time()
             start_delivered = delivered()
@@ -229,7 +256,14 @@ async def sustained(
         t = clock.now_ms()
         await store.append("bench", stream, InputEvents([t] * per_tick, template))
         sent += per_tick
-    sample("end")
+    if watching is not None:
+        watching.cancel()
+    end_t = time.monotonic()
+    # Backlog and lag jump by up to a batch as batches are acknowledged: compare the mean
+    # over the first and the last fifth of the measured window.
+    fifth = (end_t - start_t) / 5
+    head = [x for x in samples if x[0] < start_t + fifth] or samples[:1]
+    tail = [x for x in samples if x[0] >= end_t - fifth] or samples[-1:]
     window = time.monotonic() - start_t
     cpu_us = (time.process_time() - start_cpu) / max(sent - start_sent, 1) * 1e6
     delivered_window = delivered() - start_delivered
@@ -246,10 +280,11 @@ async def sustained(
         "sent": sent,
         "ingest_rate": ingest_rate,
         "kafka_rate": delivered_window / window,
-        "backlog_start": samples["start"][0],
-        "backlog_end": samples["end"][0],
-        "lag_start_s": samples["start"][1],
-        "lag_end_s": samples["end"][1],
+        "backlog_start": statistics.fmean(x[1] for x in head),
+        "backlog_end": statistics.fmean(x[1] for x in tail),
+        "backlog_max": max(x[1] for x in samples),
+        "lag_start_s": statistics.fmean(x[2] for x in head),
+        "lag_end_s": statistics.fmean(x[2] for x in tail),
         "drained_s": drained_s,
         "cpu_us_per_event": cpu_us,
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -326,8 +361,9 @@ def main() -> int:
             print(
                 f"sustained: target {a.sustained_rate}/s for {sustained_s:.0f} s, ingested "
                 f"{r['ingest_rate']:.0f}/s, Kafka acknowledged {r['kafka_rate']:.0f}/s "
-                f"(after a {WARMUP_S:.0f} s warm-up); backlog {r['backlog_start']} -> "
-                f"{r['backlog_end']} events, lag {r['lag_start_s']:.2f} -> "
+                f"(after a {WARMUP_S:.0f} s warm-up); mean backlog first/last fifth "
+                f"{r['backlog_start']:.0f} -> {r['backlog_end']:.0f} events (max "
+                f"{r['backlog_max']}), lag {r['lag_start_s']:.2f} -> "
                 f"{r['lag_end_s']:.2f} s; drained {r['drained_s']:.1f} s after ingest; "
                 f"consumed {consumed}/{r['sent']}; {r['cpu_us_per_event']:.1f} us CPU per "
                 f"event; RSS {r['rss_mb']:.0f} MB"
@@ -336,8 +372,8 @@ def main() -> int:
                 "baseline_ingest_per_s": f"{base['ingest_rate']:.0f}",
                 "sustained_ingest_per_s": f"{r['ingest_rate']:.0f}",
                 "sustained_kafka_per_s": f"{r['kafka_rate']:.0f}",
-                "backlog_start": str(r["backlog_start"]),
-                "backlog_end": str(r["backlog_end"]),
+                "backlog_start": f"{r['backlog_start']:.0f}",
+                "backlog_end": f"{r['backlog_end']:.0f}",
                 "lag_start_s": f"{r['lag_start_s']:.2f}",
                 "lag_end_s": f"{r['lag_end_s']:.2f}",
             }
@@ -371,6 +407,11 @@ def latency_phase(
         print(f"{name}: {len(values)} events, p50 {_pct(values, 50):.1f} ms, "
               f"p99 {_pct(values, 99):.1f} ms, max {max(values):.1f} ms, "
               f"mean {statistics.fmean(values):.1f} ms")  # fmt: skip
+    ka, wa = result["acks"]["k"], result["acks"]["w"]
+    print(
+        f"acknowledged (sink send returned): kafka p50 {_pct(ka, 50):.1f} ms, p99 "
+        f"{_pct(ka, 99):.1f} ms; webhook p50 {_pct(wa, 50):.1f} ms, p99 {_pct(wa, 99):.1f} ms"
+    )
     print(f"retries: {result['retries']}; store+service RSS {result['rss_mb']:.0f} MB")
     print(f"kafka rendering {rendering}: {kafka_rate:.0f} events/s delivered")
     return {
@@ -379,6 +420,9 @@ def latency_phase(
         "webhook_p99_ms": f"{_pct(w, 99):.1f}",
         "kafka_events_per_s": f"{kafka_rate:.0f}",
         "rss_mb": f"{result['rss_mb']:.0f}",
+        "kafka_ack_p50_ms": f"{_pct(ka, 50):.1f}",
+        "kafka_ack_p99_ms": f"{_pct(ka, 99):.1f}",
+        "webhook_ack_p99_ms": f"{_pct(wa, 99):.1f}",
     }
 
 

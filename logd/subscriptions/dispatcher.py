@@ -441,7 +441,8 @@ class Dispatcher:
             if result.outcome == Outcome.OK:
                 self.stats.delivered_events += len(batch)
                 self.stats.delivered_batches += 1
-                self.stats.state = "RUNNING"
+                if not self._retrying:  # another stream's batch may be waiting out a backoff
+                    self.stats.state = "RUNNING"
                 return
             self.stats.failed_attempts += 1
             self.stats.last_error = result.reason

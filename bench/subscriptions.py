@@ -121,7 +121,13 @@ async def _receive(bootstrap: str, port: int, expected: int, out: Any, ready: An
 
 
 async def ingest(
-    data: Path, bootstrap: str, hook_url: str, rate: int, seconds: float, rendering: str
+    data: Path,
+    bootstrap: str,
+    hook_url: str,
+    rate: int,
+    seconds: float,
+    rendering: str,
+    delivery: dict[str, Any],
 ) -> dict[str, Any]:
     clock = SystemClock()
     sinks = {
@@ -129,7 +135,7 @@ async def ingest(
               "enable_idempotence": False, "rendering": rendering},
         "w": {"type": "webhook", "url": hook_url, "allow_insecure": True, "rendering": "ndjson"},
     }  # fmt: skip
-    options = SubscriptionOptions(batch_max_wait_ms=20)
+    options = SubscriptionOptions(batch_max_wait_ms=20, **delivery)
     store = await Store.open(data, StoreOptions(), clock)
     service = SubscriptionService(store, options, sinks, scope=Scope(), clock=clock)
     await service.start()
@@ -336,13 +342,26 @@ def main() -> int:
         help="latency phase; cloudwatch: one gzip record per batch (as Kinesis); "
         "ndjson: one per event",
     )
+    ap.add_argument(
+        "--no-send-when-idle", action="store_true",
+        help="latency phase with batch_send_when_idle = false (batches close at "
+        "batch_max_wait_ms = 20 or when full): the ablation of the idle send",
+    )  # fmt: skip
+    ap.add_argument("--max-in-flight", type=int, default=None, help="latency phase")
     a = ap.parse_args()
     seconds = a.seconds or (10.0 if a.quick else 60.0)
     sustained_s = a.sustained_seconds or (10.0 if a.quick else 30.0)
     keys: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp, running_broker(Path(tmp)) as broker:
         if a.phase in ("latency", "both"):
-            keys |= latency_phase(Path(tmp), broker.bootstrap, a.rate, seconds, a.kafka_rendering)
+            delivery: dict[str, Any] = {}
+            if a.max_in_flight is not None:
+                delivery["max_in_flight"] = a.max_in_flight
+            if a.no_send_when_idle:
+                delivery["batch_send_when_idle"] = False
+            keys |= latency_phase(
+                Path(tmp), broker.bootstrap, a.rate, seconds, a.kafka_rendering, delivery
+            )
         if a.phase in ("throughput", "both"):
             base = asyncio.run(
                 sustained(
@@ -382,7 +401,7 @@ def main() -> int:
 
 
 def latency_phase(
-    tmp: Path, bootstrap: str, rate: int, seconds: float, rendering: str
+    tmp: Path, bootstrap: str, rate: int, seconds: float, rendering: str, delivery: dict[str, Any]
 ) -> dict[str, str]:
     expected = int(seconds * 100) * max(rate // 100, 1)
     port = free_port()
@@ -392,7 +411,15 @@ def latency_phase(
     proc.start()
     ready.wait(60)
     result = asyncio.run(
-        ingest(tmp / "data", bootstrap, f"http://127.0.0.1:{port}/hook", rate, seconds, rendering)
+        ingest(
+            tmp / "data",
+            bootstrap,
+            f"http://127.0.0.1:{port}/hook",
+            rate,
+            seconds,
+            rendering,
+            delivery,
+        )
     )
     got = out.get(timeout=120)
     proc.join(30)

@@ -6,7 +6,10 @@ checks what a test can check):
 
 1. One instance per configured destination. logd calls `start()` once, then `send()`
    any number of times, then `close()`. `send` is never called after a failed `start`,
-   and never runs concurrently on one instance. A log stream's batches arrive in order.
+   and never runs concurrently on one instance, unless the class sets
+   `concurrent_sends = True`: then batches of different log streams may be in `send` at
+   once (bounded by the subscriptions' `max_in_flight`), never two of one stream. A log
+   stream's batches arrive in order either way.
 2. `send` returns only when the destination has the batch (durably, as far as the
    destination promises). Returning is the acknowledgement: logd moves the subscription
    cursor past these events only then.
@@ -324,6 +327,8 @@ class Sink(abc.ABC, Generic[OptionsT]):
     """The options dataclass `[sinks.<name>]` is parsed into."""
     api_version: ClassVar[int] = SINK_API_VERSION
     """The contract version the sink was written for."""
+    concurrent_sends: ClassVar[bool] = False
+    """True if `send` may run concurrently for batches of different log streams."""
 
     def __init__(self, options: OptionsT, context: SinkContext) -> None:
         self.options = options

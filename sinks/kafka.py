@@ -11,10 +11,16 @@ Key = the log stream (UTF-8) for `ByLogStream` batches, none for `Random`, so a 
 stays on one partition and in order. Headers carry owner, group, stream, filter,
 message type, format, content encoding, event id and the batch's idempotency key.
 
-`send` queues every record with `producer.send()` first, then awaits all the delivery
-futures: the batch is acknowledged only when all resolved, and one failure fails it
-(retrying redelivers the whole batch; consumers de-duplicate by event id). The producer
-runs with `acks="all"` and, by default, `enable_idempotence=True`.
+`send` fills aiokafka record batches itself (`producer.create_batch()`, at most
+`max_batch_size` bytes each), closes them and hands each to `send_batch` for the
+stream's partition (the producer's default partitioner over the key), then awaits
+their delivery futures: no per-record `send()`, nothing lingers. The batch is
+acknowledged only when every record batch is, and one failure fails it (retrying
+redelivers the whole batch; consumers de-duplicate by `logd-idempotency-key` or event
+id). The producer runs with `acks="all"` and, by default, `enable_idempotence=True`.
+The sink takes concurrent sends (`concurrent_sends`): batches of different streams
+share the producer's requests; a stream's batches come one at a time, so its records
+keep their order on its partition.
 
 Size: a record over `max_request_size` is never handed to the producer. The sink raises
 `PayloadTooLargeError` (fatal) for the batch, logd halves it and retries; only a single
@@ -33,6 +39,7 @@ import aiokafka
 import aiokafka.codec
 import aiokafka.errors
 from aiokafka.helpers import create_ssl_context
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from sinks.base import (
@@ -82,9 +89,13 @@ class KafkaOptions(SinkOptions):
     compression: Compression = "none"
     """Record compression; snappy, lz4 and zstd need the `cramjam` package."""
     linger_ms: int = 5
-    """How long the producer waits to fill a request."""
+    """The producer's linger. logd hands it whole, closed record batches, which never
+    wait for it; kept for configurations that set it."""
     max_request_size: int = 1_048_576
     """Largest record the producer sends, bytes; larger is refused before sending."""
+    max_batch_size: int = 524_288
+    """Bytes of records per Kafka record batch (one per partition and produce
+    request); a larger logd batch goes out as several. Capped at `max_request_size`."""
     request_timeout_ms: int = 30_000
     """Broker request timeout."""
     security_protocol: SecurityProtocol = "PLAINTEXT"
@@ -114,7 +125,7 @@ class KafkaOptions(SinkOptions):
                 "compression",
                 f"{self.compression!r} needs the cramjam package, which is not installed",
             )
-        for key in ("linger_ms", "max_request_size", "request_timeout_ms"):
+        for key in ("linger_ms", "max_request_size", "max_batch_size", "request_timeout_ms"):
             if getattr(self, key) < (0 if key == "linger_ms" else 1):
                 raise SinkOptionsError.at(key, "out of range")
         sasl = self.security_protocol.startswith("SASL")
@@ -177,10 +188,13 @@ class KafkaSink(Sink[KafkaOptions]):
     """Produces each batch to a Kafka topic; acknowledged when every record is."""
 
     options_class = KafkaOptions
+    concurrent_sends = True
 
     def __init__(self, options: KafkaOptions, context: SinkContext) -> None:
         super().__init__(options, context)
         self._producer: Any = None
+        self._partitioner = DefaultPartitioner()
+        self._restart = asyncio.Lock()
         self._password: str | None = None
         if options.sasl_password_env is not None:
             self._password = context.secret(options.sasl_password_env, key="sasl_password_env")
@@ -207,6 +221,7 @@ class KafkaSink(Sink[KafkaOptions]):
             enable_idempotence=o.enable_idempotence,
             compression_type=None if o.compression == "none" else o.compression,
             linger_ms=o.linger_ms,
+            max_batch_size=min(o.max_batch_size, o.max_request_size),
             max_request_size=o.max_request_size,
             request_timeout_ms=o.request_timeout_ms,
             security_protocol=o.security_protocol,
@@ -236,8 +251,15 @@ class KafkaSink(Sink[KafkaOptions]):
         if producer is not None:
             await producer.stop()
 
-    def _records(self, batch: Batch) -> list[tuple[bytes, int, list[tuple[str, bytes]]]]:
-        """(value, timestamp, headers) per record, sizes checked against the limit."""
+    def _records(
+        self, batch: Batch
+    ) -> tuple[list[bytes], list[int], list[tuple[str, bytes]], list[str]]:
+        """Values and timestamps of the records, the headers all of them carry, and each
+        one's `logd-event-id`; sizes checked against the limit.
+
+        Each record's own header list is built only as it goes into a record batch: a
+        million live lists would cost more in garbage collection than in building them.
+        """
         common = [
             ("logd-owner", batch.owner.encode()),
             ("logd-group", batch.group.encode()),
@@ -246,26 +268,27 @@ class KafkaSink(Sink[KafkaOptions]):
             ("logd-message-type", batch.message_type.encode()),
             ("logd-idempotency-key", batch.id.encode()),
         ]
+        values: list[bytes]
         if self.options.rendering == "cloudwatch":
-            headers = [
-                *common,
-                ("logd-format", b"cloudwatch"),
-                ("logd-content-encoding", b"gzip"),
-                ("logd-event-id", batch.ids[0].encode()),
-            ]
-            records = [(batch.to_cloudwatch_payload(), batch.timestamps[0], headers)]
+            common += [("logd-format", b"cloudwatch"), ("logd-content-encoding", b"gzip")]
+            values, stamps, ids = (
+                [batch.to_cloudwatch_payload()],
+                [batch.timestamps[0]],
+                [batch.ids[0]],
+            )
         else:
             common.append(("logd-format", b"ndjson"))
-            records = [
-                (line, ts, [*common, ("logd-event-id", eid.encode())])
-                for line, ts, eid in zip(
-                    batch.ndjson_lines(), batch.timestamps, batch.ids, strict=True
-                )
-            ]
+            values, stamps, ids = batch.ndjson_lines(), list(batch.timestamps), list(batch.ids)
         key = self._key(batch)
         limit = self.options.max_request_size
-        one_per_event = len(records) == len(batch)
-        for (value, _ts, headers), eid in zip(records, batch.ids, strict=False):
+        one_per_event = len(values) == len(batch)
+        # A record is its value plus key, headers and well under 128 bytes of framing:
+        # only values near the limit need the exact estimate.
+        fixed = 128 + (len(key) if key else 0) + sum(len(k) + len(v) + 10 for k, v in common)
+        for value, eid in zip(values, ids, strict=True):
+            if len(value) + fixed + len(eid) + 24 < limit:
+                continue
+            headers = [*common, ("logd-event-id", eid.encode())]
             size = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, headers)
             if size > limit:
                 what = f"event {eid}" if one_per_event else "the batch"
@@ -275,30 +298,45 @@ class KafkaSink(Sink[KafkaOptions]):
                     size=size,
                     limit=limit,
                 )
-        return records
+        return values, stamps, common, ids
 
     @staticmethod
     def _key(batch: Batch) -> bytes | None:
         return batch.stream.encode() if batch.distribution == "ByLogStream" else None
 
+    async def _partition(self, producer: Any, topic: str, key: bytes | None) -> int:
+        """The partition the producer itself would pick for `key` (murmur2, as Java's)."""
+        partitions = sorted(await producer.partitions_for(topic))
+        available = list(producer.client.cluster.available_partitions_for_topic(topic))
+        partition: int = self._partitioner(key, partitions, available)
+        return partition
+
     async def send(self, batch: Batch) -> None:
-        if self._producer is None:
+        producer = self._producer
+        if producer is None:
             raise RetryableError("the Kafka producer is not started")
-        records = self._records(batch)
+        values, stamps, common, ids = self._records(batch)
         topic = topic_for(self.options.topic, batch)
         key = self._key(batch)
         futures: list[asyncio.Future[Any]] = []
         failure: BaseException | None = None
         try:
-            for value, ts, headers in records:
-                futures.append(
-                    await self._producer.send(
-                        topic, value=value, key=key, timestamp_ms=ts, headers=headers
-                    )
-                )
+            partition = await self._partition(producer, topic, key)
+            builder = producer.create_batch()
+            append = builder.append
+            for value, ts, eid in zip(values, stamps, ids, strict=True):
+                headers = [*common, ("logd-event-id", eid.encode())]
+                if append(timestamp=ts, key=key, value=value, headers=headers) is None:
+                    builder.close()
+                    futures.append(await producer.send_batch(builder, topic, partition=partition))
+                    builder = producer.create_batch()  # the first record always fits
+                    append = builder.append
+                    append(timestamp=ts, key=key, value=value, headers=headers)
+            builder.close()
+            futures.append(await producer.send_batch(builder, topic, partition=partition))
         except aiokafka.errors.KafkaError as exc:
             failure = exc
-        # Await every queued record, even after a failure: none is left pending.
+        # Await every queued record batch, even after a failure: none is left pending.
         results = await asyncio.gather(*futures, return_exceptions=True)
         if failure is None:
             failure = next((r for r in results if isinstance(r, BaseException)), None)
@@ -308,8 +346,11 @@ class KafkaSink(Sink[KafkaOptions]):
             # a record future cancelled by the producer (it was closing), not this task
             raise RetryableError("Kafka record cancelled: the producer was closing")
         if isinstance(failure, aiokafka.errors.OutOfOrderSequenceNumber):
-            # aiokafka#1017: the idempotent producer is stuck; start a fresh one.
-            self.context.logger.warning("Kafka producer out of sequence; recreating it.")
-            await self.close()
-            await self.start()
+            # aiokafka#1017: the idempotent producer is stuck; start a fresh one (once,
+            # however many concurrent sends saw it).
+            async with self._restart:
+                if self._producer is producer:
+                    self.context.logger.warning("Kafka producer out of sequence; recreating it.")
+                    await self.close()
+                    await self.start()
         raise map_kafka_error(failure, limit=self.options.max_request_size) from failure

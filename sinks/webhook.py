@@ -188,9 +188,10 @@ def classify(status: int, retry_after: float | None, detail: str) -> Exception |
 
 
 class WebhookSink(Sink[WebhookOptions]):
-    """POSTs each batch to one URL, signed."""
+    """POSTs each batch to one URL, signed; batches of different streams in parallel."""
 
     options_class = WebhookOptions
+    concurrent_sends = True
 
     def __init__(self, options: WebhookOptions, context: SinkContext) -> None:
         super().__init__(options, context)

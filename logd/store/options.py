@@ -22,6 +22,8 @@ class StoreOptions:
                                         from the log on open)
         <data_dir>/segments/group=<id>/day=YYYY-MM-DD/<name>.parquet
         <data_dir>/quarantine/          segments found damaged (R-21)
+        <data_dir>/dlq/                 subscription dead letters
+        <data_dir>/subscriptions/batches/  subscription batch boundaries
     """
 
     fsync: FsyncPolicy = "group"

@@ -48,6 +48,14 @@ class SubscriptionOptions:
     """A batch closes at this many message bytes (+26 per event); a larger event goes alone."""
     batch_max_wait_ms: int = 100
     """A batch closes this long after its first event arrived."""
+    batch_send_when_idle: bool = True
+    """Close a batch early when the subscription has read everything the log holds and
+    the batch can start at once (low latency at low rates; batches still fill up while
+    the sink is busy). false: only size and `batch_max_wait_ms` close a batch."""
+    max_in_flight: int = 4
+    """Batches of one subscription delivered at once, each of another log stream (a
+    stream's batches go one after the other, in order). Sinks that cannot take
+    concurrent sends (file, plugins that do not declare it) get one at a time anyway."""
     retry_base_ms: int = 100
     """First backoff ceiling; doubles per attempt (full jitter)."""
     retry_cap_ms: int = 30_000
@@ -89,6 +97,7 @@ class SubscriptionOptions:
             "retry_cap_ms",
             "send_timeout_ms",
             "queue_records",
+            "max_in_flight",
             "live_tail_queue_events",
             "live_tail_max_sessions",
             "live_tail_session_timeout_ms",

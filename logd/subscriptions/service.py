@@ -29,6 +29,7 @@ from logd.store import catalog_subscriptions as table
 from logd.store.catalog import SQLiteCatalog
 from logd.store.catalog_subscriptions import SubscriptionFilterRecord
 from logd.store.store import Store
+from logd.subscriptions.boundaries import BatchBoundaries, file_prefix, remove_files
 from logd.subscriptions.deadletter import DeadLetterStore
 from logd.subscriptions.dispatcher import Classified, Dispatcher, Outcome, PendingBatch
 from logd.subscriptions.feed import StoreFeed
@@ -63,6 +64,7 @@ class _Running:
     configured: bool
     feed: StoreFeed
     dispatcher: Dispatcher
+    boundaries: BatchBoundaries
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -117,6 +119,7 @@ class SubscriptionService:
             for name, e in self.entries.items()
         }
         self.deadletters = DeadLetterStore(store.data_dir / "dlq")
+        self.boundaries_dir = store.data_dir / "subscriptions" / "batches"
         self._running: dict[tuple[str, str], _Running] = {}
         self._lock = asyncio.Lock()  # one put/delete at a time
         self._started = False
@@ -222,8 +225,12 @@ class SubscriptionService:
             log.error("Subscription filter %s of %s is not started: %s", rec.name, rec.group, exc)
             return
         select = stream_selector(selection, self.scope)
-        reader = self.store.reader(cursor_name(rec.group_id, rec.name))
-        feed = StoreFeed(reader, rec.group_id, select)
+        cursor = cursor_name(rec.group_id, rec.name)
+        feed = StoreFeed(self.store.reader(cursor), rec.group_id, select)
+        # What decides the batches' contents: a change of either starts fresh boundaries.
+        criteria = rec.field_selection_criteria
+        selects = f"{rec.pattern}\n{criteria}" if criteria else rec.pattern
+        boundaries = BatchBoundaries(self.boundaries_dir, cursor, selects)
         distribution: Any = rec.distribution
         extra = system_field_values(rec.emit_system_fields or (), self.scope, rec.group)
 
@@ -241,8 +248,9 @@ class SubscriptionService:
             deadletters=self.deadletters,
             options=self.options,
             clock=self.clock,
+            boundaries=boundaries,
         )
-        run = _Running(rec, configured, feed, dispatcher)
+        run = _Running(rec, configured, feed, dispatcher, boundaries)
         run.tasks = [asyncio.create_task(dispatcher.run(), name=f"logd-sub-{name}")]
         self._running[(rec.group, rec.name)] = run
 
@@ -259,16 +267,14 @@ class SubscriptionService:
                 await self._stop(run, drain=False)
                 name = cursor_name(run.record.group_id, run.record.name)
                 self.store.drop_reader(name)
+                remove_files(self.boundaries_dir, file_prefix(name))
 
     async def _stop(self, run: _Running, *, drain: bool) -> None:
-        for task in run.tasks:
-            task.cancel()
-        for task in run.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if drain:
+        if drain:  # let in-flight batches finish, then deliver the rest, within the timeout
+            run.dispatcher.stop()
             try:
                 async with asyncio.timeout(self.options.drain_timeout_ms / 1000):
+                    await asyncio.wait(run.tasks)
                     await run.dispatcher.drain()
             except TimeoutError:
                 log.warning(
@@ -276,6 +282,12 @@ class SubscriptionService:
                     "timeout; they are sent again after the restart.",
                     run.dispatcher.name,
                 )
+        for task in run.tasks:
+            task.cancel()
+        for task in run.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        run.boundaries.close()
         await run.feed.flush()
         run.feed.reader.close()
 
@@ -412,6 +424,7 @@ class SubscriptionService:
             await self._stop(run, drain=False)
             await asyncio.to_thread(table.delete_filter, self._catalog, g.id, name)
             self.store.drop_reader(cursor_name(g.id, name))
+            remove_files(self.boundaries_dir, file_prefix(cursor_name(g.id, name)))
 
     # -- figures -----------------------------------------------------------------
     def register_metrics(self, metrics: SubscriptionMetrics, registry: Registry) -> None:

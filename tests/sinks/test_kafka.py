@@ -276,3 +276,32 @@ async def test_close_is_idempotent_and_waits_for_every_future(tansu, topic):
     await sink.close()
     await sink.close()
     assert len(await consume(tansu.bootstrap, topic, 5)) == 5
+
+
+async def test_large_batches_go_as_several_record_batches_and_concurrent_streams_keep_order(
+    tansu, topic, monkeypatch
+):
+    # 300 records of ~450 bytes per batch against 4 KiB record batches: dozens each.
+    batches = [make_batch(300, first_seq=1 + 300 * i, stream=f"s{i % 3}") for i in range(6)]
+    assert KafkaSink.concurrent_sends
+    submitted = []
+    original = aiokafka.AIOKafkaProducer.send_batch
+
+    async def send_batch(self, builder, topic, *, partition):
+        submitted.append(builder.record_count())
+        return await original(self, builder, topic, partition=partition)
+
+    monkeypatch.setattr(aiokafka.AIOKafkaProducer, "send_batch", send_batch)
+    async with kafka_sink(tansu.bootstrap, topic=topic, max_batch_size=4096) as sink:
+        for i in range(0, 6, 3):  # a stream's batches one after the other, streams at once
+            await asyncio.gather(*(sink.send(b) for b in batches[i : i + 3]))
+    assert sum(submitted) == 1800
+    assert len(submitted) > 6 * 10  # no record batch near 300 records
+    records = await consume(tansu.bootstrap, topic, 1800)
+    assert len(records) == 1800
+    per_stream: dict[bytes, list[str]] = {}
+    for record in records:
+        per_stream.setdefault(record.key, []).append(dict(record.headers)["logd-event-id"])
+    for i in range(3):
+        wanted = [eid.encode() for b in batches if b.stream == f"s{i}" for eid in b.ids]
+        assert per_stream[f"s{i}".encode()] == wanted

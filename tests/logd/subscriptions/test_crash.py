@@ -176,5 +176,12 @@ async def test_r10_outage_and_sigkill_lose_nothing(tmp_path, broker_behind_proxy
         assert first_seen == sorted(first_seen), f"stream {stream} out of order"
         assert all(e["message"].startswith(stream) for s, e in events if s == stream)
         assert {event_id(q) for q in seqs} == {e["id"] for s, e in events if s == stream}
+    # Duplicates are whole batches sent again with the boundaries written down before
+    # their first attempt: every copy of an event came with the same idempotency key.
+    keys: dict[str, set[bytes]] = {}
+    for r in records:
+        key = dict(r.headers)["logd-idempotency-key"]
+        keys.setdefault(orjson.loads(r.value)["id"], set()).add(key)
+    assert all(len(k) == 1 for k in keys.values()), "a re-sent event came in another batch"
     print(f"R-10: {len(expected)} acked, {len(events)} delivered, {duplicates} duplicates")
     assert duplicates <= 4 * 50  # at most the open and in-flight batches (max 50 events)

@@ -3,6 +3,7 @@ persistence across restarts, delivery from the store's log."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from logd.errors import (
@@ -175,3 +176,18 @@ async def test_a_deleted_group_takes_its_filters_and_cursors_along(tmp_path):
         assert [(f["filterName"], f["filterPattern"]) for f in page] == [("f", "again"), ("f2", "")]
         await append(service, "g", "s", ["again and again"])
         await until(lambda: len(file_events(tmp_path / "out")) == 2)
+
+
+async def test_batch_boundaries_are_kept_per_filter_and_go_with_it(tmp_path):
+    async with running(tmp_path / "data", sinks(tmp_path)) as service:
+        ensure(service, "g", "s")
+        await put(service, "g", "f")
+        await put(service, "g", "f2")
+        await append(service, "g", "s", ["one", "two"])
+        await until(lambda: len(file_events(tmp_path / "out")) == 4)
+        files = sorted(service.boundaries_dir.iterdir())
+        assert len(files) == 2
+        lines = [orjson.loads(line) for line in files[0].read_bytes().splitlines()]
+        assert [(s, last - first) for s, first, last, *_ in lines] == [("s", 1)]
+        await service.delete_subscription_filter(group="g", name="f")
+        assert len(list(service.boundaries_dir.iterdir())) == 1

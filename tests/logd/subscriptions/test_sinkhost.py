@@ -10,7 +10,14 @@ from logd.subscriptions.deadletter import DeadLetterStore
 from logd.subscriptions.dispatcher import Dispatcher, Outcome, PendingBatch
 from logd.subscriptions.options import SubscriptionOptions
 from logd.subscriptions.sinkhost import SinkHost
-from sinks import FatalError, PayloadTooLargeError, RetryableError, Sink, SinkOptions
+from sinks import (
+    FatalError,
+    PayloadTooLargeError,
+    RetryableError,
+    Sink,
+    SinkContext,
+    SinkOptions,
+)
 from sinks.testing import RecordingSink
 from tests.logd.subscriptions.test_dispatcher import ListFeed, matcher, records
 
@@ -180,3 +187,52 @@ async def test_a_leaking_randomly_failing_plugin_stays_in_its_lane(tmp_path):
     assert len(set(leaky.delivered)) == total
     assert sum(len(b) for b in healthy.batches) == total
     assert not (set(asyncio.all_tasks()) - before - {asyncio.current_task()})
+
+
+class Overlapping(Sink[SinkOptions]):
+    """Counts sends in progress; each waits for `release`."""
+
+    options_class = SinkOptions
+
+    def __init__(self, concurrent):
+        super().__init__(SinkOptions(), SinkContext.create("overlap", "test"))
+        self.concurrent_sends = concurrent
+        self.active = 0
+        self.most = 0
+        self.starts = 0
+        self.release = asyncio.Event()
+        self.closed_while_active = False
+
+    async def start(self):
+        self.starts += 1
+        await asyncio.sleep(0)
+
+    async def send(self, batch):
+        self.active += 1
+        self.most = max(self.most, self.active)
+        try:
+            await self.release.wait()
+        finally:
+            self.active -= 1
+
+    async def close(self):
+        self.closed_while_active = self.active > 0
+
+
+@pytest.mark.parametrize(("concurrent", "most"), [(False, 1), (True, 3)])
+async def test_only_sinks_that_declare_it_get_concurrent_sends(concurrent, most):
+    sink = Overlapping(concurrent)
+    host = host_for(sink, timeout=5)
+    sends = [asyncio.create_task(host.send(host.to_batch(pending(), 1, "f"))) for _ in range(3)]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert sink.most == most
+    closing = asyncio.create_task(host.close())  # waits for the sends under way
+    await asyncio.sleep(0.01)
+    assert not closing.done()
+    sink.release.set()
+    results = await asyncio.gather(*sends)
+    await closing
+    assert sink.starts == 1
+    assert not sink.closed_while_active
+    assert [r.outcome for r in results] == [Outcome.OK] * 3

@@ -147,6 +147,7 @@ class Daemon:
                 raise StartupError(str(exc)) from exc
             stack.push_async_callback(subscriptions.close)
             await subscriptions.start()
+            metric_filters.configured_filters = subscriptions.configured_filters
             subscriptions.register_metrics(self.metrics.subscriptions, self.metrics.registry)
             livetail = LiveTail(store, s.subscriptions)
             livetail.start()

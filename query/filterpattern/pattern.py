@@ -11,7 +11,7 @@ from query.errors import FilterPatternError
 from . import ast
 from .compile import JsonMatcher, Matcher, SpaceMatcher, build_matcher
 from .jsonpred import NOT_JSON, EventView, JsonCache, parse_json, resolver
-from .parser import parse, parse_metric_selector
+from .parser import parse, parse_metric_selector, regexes_of
 from .sql import to_sql
 
 __all__ = ["FilterPattern", "compile_pattern"]
@@ -51,6 +51,12 @@ class FilterPattern:
     def family(self) -> Family:
         """all, terms, regex, json or space (docs/filter-patterns.md section 1)."""
         return _FAMILIES[type(self.ast)]
+
+    @property
+    def uses_regex(self) -> bool:
+        """True when the pattern holds a regex (`%...%`): CloudWatch allows at most five
+        such metric and subscription filters per log group."""
+        return bool(regexes_of(self.ast))
 
     @property
     def uses_json(self) -> bool:

@@ -174,3 +174,22 @@ def test_sql_binds_every_user_value() -> None:
     assert sorted(map(str, params)) == ['"a"', '$."a"', "1.0"]
     with pytest.raises(ValueError, match="empty"):
         compile("x").sql("")
+
+
+@pytest.mark.parametrize(
+    ("text", "uses"),
+    [
+        ("", False),
+        ("ERROR -DEBUG", False),
+        ("%a+%", True),
+        ('{ $.a = "%x%" }', False),  # quoted: a literal string, not a regex
+        ("{ $.a = %x% }", True),
+        ("{ $.a = 1 || ($.b != %^y% && $.c = 2) }", True),
+        ("{ $.a = x* }", False),
+        ("[a, b = %z%, ...]", True),
+        ("[a, b = z* || b = %q%]", True),
+        ("[a, b = 2*]", False),
+    ],
+)
+def test_uses_regex(text: str, uses: bool) -> None:
+    assert compile(text).uses_regex is uses

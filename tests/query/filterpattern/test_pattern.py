@@ -102,8 +102,8 @@ def test_one_json_parse_per_message_across_filters() -> None:
         slots.append(list(cache.values))
     assert answers == [[True, False, False], [True, True, False], [False, False, False]]
     # a slot, once filled, keeps its object: no later filter parses that message again
-    assert unparsed not in slots[0][:2]
-    assert slots[0][2] is unparsed  # no `"level"` in it: the pre-check skipped the parse
+    assert slots[0][0] == {"level": "ERROR", "n": 5}
+    assert slots[0][1:] == [unparsed, unparsed]  # no "ERROR" or `"level"`: not parsed
     for before, after in itertools.pairwise(slots):
         assert all(a is unparsed or a is b for a, b in zip(before, after, strict=True))
     assert unparsed not in slots[-1]

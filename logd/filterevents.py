@@ -237,7 +237,28 @@ def _sql_rows(
     start: int,
     end: int,
 ) -> pa.Table:
-    predicate, params = pattern.sql("message")
+    con = duckdb.connect()
+    try:
+        view, typed = store.source().bind_typed(
+            con, groups=[query.group], start_ms=start, end_ms=end
+        )
+        sql = _sql_text(view, typed, query, pattern, after, n)
+        return con.sql(sql[0], params=sql[1]).to_arrow_table()
+    finally:
+        con.close()
+
+
+def _sql_text(
+    view: str,
+    typed: dict[str, str],
+    query: FilterQuery,
+    pattern: FilterPattern,
+    after: Cursor | None,
+    n: int,
+) -> tuple[str, list[object]]:
+    """The page's query over the bound view; a JSON pattern reads the typed `f.` columns
+    the view holds exactly (`bind_typed`) to skip most JSON parsing."""
+    predicate, params = pattern.sql("message", typed)
     args: list[object] = list(params)
 
     def param(value: object) -> str:
@@ -254,16 +275,11 @@ def _sql_rows(
         op = ">" if query.ascending else "<"
         where.append(f"(timestamp {op} {ts} OR (timestamp = {ts} AND seq {op} {seq}))")
     direction = "ASC" if query.ascending else "DESC"
-    con = duckdb.connect()
-    try:
-        view = store.source().bind(con, groups=[query.group], start_ms=start, end_ms=end)
-        sql = (
-            f"SELECT {', '.join(_COLUMNS)} FROM {view} WHERE {' AND '.join(where)} "  # noqa: S608 - only our identifiers and $n parameters; user values are bound
-            f"ORDER BY timestamp {direction}, seq {direction} LIMIT {int(n)}"
-        )
-        return con.sql(sql, params=args).to_arrow_table()
-    finally:
-        con.close()
+    sql = (
+        f"SELECT {', '.join(_COLUMNS)} FROM {view} WHERE {' AND '.join(where)} "  # noqa: S608 - only our identifiers and $n parameters; user values are bound
+        f"ORDER BY timestamp {direction}, seq {direction} LIMIT {int(n)}"
+    )
+    return sql, args
 
 
 def _predicate_rows(

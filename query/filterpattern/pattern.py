@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal, cast
 
 from query.errors import FilterPatternError
@@ -75,9 +75,15 @@ class FilterPattern:
         that each message is parsed as JSON at most once."""
         return self._matcher.batch(messages, parsed_cache)
 
-    def sql(self, column: str = "message") -> tuple[str, list[object]]:
-        """A DuckDB boolean expression over `column` and its parameters (`$1`, `$2`, ...)."""
-        text, params = _sql(self.ast, column)
+    def sql(
+        self, column: str = "message", fields: Mapping[str, str] | None = None
+    ) -> tuple[str, list[object]]:
+        """A DuckDB boolean expression over `column` and its parameters (`$1`, `$2`, ...).
+
+        `fields`: the relation's typed columns (`f.<dotted.path>` -> DuckDB type), which a
+        JSON pattern uses to skip most JSON parsing; the answers are the same without."""
+        typed = tuple(sorted((fields or {}).items()))
+        text, params = _sql(self.ast, column, typed)
         return text, list(params)
 
     def test(self, message: str) -> dict[str, str] | None:
@@ -127,8 +133,10 @@ class FilterPattern:
 
 
 @functools.lru_cache(maxsize=256)
-def _sql(pattern: ast.Pattern, column: str) -> tuple[str, tuple[object, ...]]:
-    text, params = to_sql(pattern, column)
+def _sql(
+    pattern: ast.Pattern, column: str, fields: tuple[tuple[str, str], ...]
+) -> tuple[str, tuple[object, ...]]:
+    text, params = to_sql(pattern, column, dict(fields))
     return text, tuple(params)
 
 

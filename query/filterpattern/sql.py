@@ -4,7 +4,8 @@ Every user value (terms, strings, numbers, regexes, JSON paths, LIKE patterns) i
 numbered parameter `$n`; the SQL text holds only our own constants. Equal values share one
 parameter, so a selector used twice renders as the same `json_extract(...)` expression and
 DuckDB computes it once. One `<node>_sql` method per AST node (sqlglot's shape); a node
-without one raises. The result is always TRUE or FALSE, never NULL.
+without one raises. The result is always TRUE or FALSE, never NULL (`CASE WHEN ... THEN
+TRUE ELSE FALSE END`, which lets DuckDB skip the later parts of a conjunction).
 
 Semantics mirror compile.py: terms via `contains`, regexes via `regexp_matches` (RE2),
 JSON via `json_valid` + `json_extract` + `json_type`, space-delimited via the same field cut
@@ -12,8 +13,9 @@ JSON via `json_valid` + `json_extract` + `json_type`, space-delimited via the sa
 
 Typed columns (`fields`: a relation's `f.<dotted.path>` columns and their DuckDB types, as
 logd's store exposes them) only ever narrow the rows the JSON form looks at: a JSON
-pattern becomes `<typed pre-check> AND <the JSON form>`, where the pre-check is a
-condition every matching row meets (`typed_sql`). It never decides a match by itself,
+pattern's guard becomes `<typed pre-check> AND <literal pre-check> AND json_valid`, where
+the typed pre-check is a condition every matching row meets (`typed_sql`). It never
+decides a match by itself,
 because a typed column is an approximation of the JSON value: a segment may lack the
 column (NULL), and a value is converted leniently (`"5"` or `5.4` read as the BIGINT 5,
 `true` as 1). So NULL always passes, numbers are compared with a margin, and only the
@@ -77,7 +79,10 @@ class _Compiler:
         if render is None:
             raise TypeError(f"no SQL form for {type(pattern).__name__}")
         body: str = render(pattern)
-        return f"COALESCE(({body}), FALSE)", self.params
+        # Not COALESCE(body, FALSE): DuckDB evaluates a CASE condition with selection
+        # vectors, so `a AND b` tests b only on the rows a kept (COALESCE computes both
+        # sides over every row first).
+        return f"CASE WHEN {body} THEN TRUE ELSE FALSE END", self.params
 
     # -- match-all, terms, regex ---------------------------------------------------------
 
@@ -119,9 +124,10 @@ class _Compiler:
         if self.paths:
             paths = ", ".join(self.param(p) for p in self.paths)
             body = f"list_transform([json_extract({self.col}, [{paths}])], lambda {_V}: {body})[1]"
-        exact = f"CASE WHEN {' AND '.join(guard)} THEN {body} ELSE FALSE END"
         typed = self.typed_sql(pattern.expr) if self.fields else None
-        return exact if typed is None else f"({typed}) AND {exact}"
+        if typed is not None:
+            guard.insert(0, typed)  # cheapest first: the conditions run left to right
+        return f"CASE WHEN {' AND '.join(guard)} THEN {body} ELSE FALSE END"
 
     # -- typed pre-check -----------------------------------------------------------------
 

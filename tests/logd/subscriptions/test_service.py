@@ -175,3 +175,27 @@ async def test_a_deleted_group_takes_its_filters_and_cursors_along(tmp_path):
         assert [(f["filterName"], f["filterPattern"]) for f in page] == [("f", "again"), ("f2", "")]
         await append(service, "g", "s", ["again and again"])
         await until(lambda: len(file_events(tmp_path / "out")) == 2)
+
+
+async def test_configured_regex_filters_count_toward_the_regex_quota(tmp_path):
+    confs = tuple(
+        ConfiguredFilter(
+            log_group_name="g",
+            filter_name=f"conf-{i}",
+            filter_pattern=f"%conf{i}%",
+            destination_arn="files",
+        )
+        for i in range(3)
+    )
+    data = tmp_path / "data"
+    async with running(data, sinks(tmp_path)) as service:
+        ensure(service, "g", "s")
+    async with running(data, sinks(tmp_path), filters=confs, max_filters_per_group=10) as service:
+        assert [f[1] for f in service.configured_filters("g")] == ["conf-0", "conf-1", "conf-2"]
+        assert service.configured_filters("other") == []
+        await put(service, "g", "api-1", "%one%")
+        await put(service, "g", "api-2", "{ $.a = %two% }")
+        await put(service, "g", "plain", "ERROR")
+        with pytest.raises(LimitExceededException, match="regular expression"):
+            await put(service, "g", "api-3", "[a, b = %three%]")
+        await put(service, "g", "api-2", "%two again%")  # a replacement is no sixth

@@ -37,6 +37,7 @@ from logd.clock import Clock, SystemClock
 from logd.export.destinations import Destinations
 from logd.export.taskdb import TaskDb
 from logd.export.tasks import ExportService
+from logd.filterevents import PageDatabase
 from logd.metricfilters import MetricFilterService
 from logd.model import Scope
 from logd.queries import QueryService
@@ -154,6 +155,8 @@ class Daemon:
             stack.push_async_callback(livetail.close)
             tail = TailEndpoint(livetail, self._authenticator, self.clock, scope)
             validator = Validator()
+            filter_database = PageDatabase()
+            stack.callback(filter_database.close)
             server = ApiServer(
                 operations=build_registry(),
                 context=OpContext(
@@ -166,6 +169,7 @@ class Daemon:
                     metric_filters=metric_filters,
                     queries=queries,
                     subscriptions=subscriptions,
+                    filter_database=filter_database,
                 ),
                 validator=validator,
                 authenticator=self._authenticator,

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from logd.clock import ManualClock  # noqa: E402 - after the path setup
-from logd.filterevents import Engine, FilterQuery, filter_events  # noqa: E402
+from logd.filterevents import Engine, FilterQuery, PageDatabase, filter_events  # noqa: E402
 from logd.model import InputEvents  # noqa: E402
 from logd.store.options import StoreOptions  # noqa: E402
 from logd.store.store import Store  # noqa: E402
@@ -102,13 +102,21 @@ async def build(folder: Path, messages: list[str]) -> Store:
     return store
 
 
-def through_pages(store: Store, pattern: str, engine: Engine) -> tuple[int, int]:
+def through_pages(
+    store: Store, pattern: str, engine: Engine, database: PageDatabase
+) -> tuple[int, int]:
     query = FilterQuery(group="bench", pattern=pattern)
     cursor, hint = None, None
     found = pages = 0
     while True:
         page = filter_events(
-            store, query, after=cursor, limit=10_000, engine=engine, width_hint=hint
+            store,
+            query,
+            after=cursor,
+            limit=10_000,
+            engine=engine,
+            width_hint=hint,
+            database=database,  # as the daemon does
         )
         found += len(page.events)
         pages += 1
@@ -157,17 +165,23 @@ async def main() -> None:
             f"{len(segs)} segments, memtable {store.memtable.rows} rows"
         )
         figures: dict[str, float] = {}
+        database = PageDatabase()
         try:
             for engine in ENGINES:  # warm up: DuckDB loads its JSON extension once
                 filter_events(
-                    store, FilterQuery(group="bench", pattern="{ $.x = 1 }"), engine=engine
+                    store,
+                    FilterQuery(group="bench", pattern="{ $.x = 1 }"),
+                    engine=engine,
+                    database=database,
                 )
             for name, (pattern, test) in WORKLOADS.items():
                 base_s, base_hits = timed(lambda test=test: naive(store, test))
                 print(f"{name:5} naive scan+loop   {n / base_s:12,.0f} events/s  {base_hits} hits")
                 for engine in ENGINES:
                     took, (hits, pages) = timed(
-                        lambda pattern=pattern, engine=engine: through_pages(store, pattern, engine)
+                        lambda pattern=pattern, engine=engine: through_pages(
+                            store, pattern, engine, database
+                        )
                     )
                     assert hits == base_hits, (name, engine, hits, base_hits)
                     rate = n / took
@@ -178,6 +192,7 @@ async def main() -> None:
                         f"({rate / (n / base_s):.1f}x naive)"
                     )
         finally:
+            database.close()
             await store.close()
     print(
         f"RESULT events_per_s={figures['json_auto']:.0f} "

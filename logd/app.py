@@ -38,6 +38,7 @@ from logd.clock import Clock, SystemClock
 from logd.export.destinations import Destinations
 from logd.export.taskdb import TaskDb
 from logd.export.tasks import ExportService
+from logd.filterevents import PageDatabase
 from logd.metricfilters import MetricFilterService
 from logd.model import Scope
 from logd.queries import QueryService
@@ -148,6 +149,7 @@ class Daemon:
                 raise StartupError(str(exc)) from exc
             stack.push_async_callback(subscriptions.close)
             await subscriptions.start()
+            metric_filters.configured_filters = subscriptions.configured_filters
             subscriptions.register_metrics(self.metrics.subscriptions, self.metrics.registry)
             livetail = LiveTail(store, s.subscriptions)
             livetail.start()
@@ -155,6 +157,8 @@ class Daemon:
             tail = TailEndpoint(livetail, self._authenticator, self.clock, scope)
             live_sessions = StartLiveTail(livetail, s.subscriptions, self.clock)
             validator = Validator()
+            filter_database = PageDatabase()
+            stack.callback(filter_database.close)
             server = ApiServer(
                 operations=build_registry(),
                 context=OpContext(
@@ -167,6 +171,7 @@ class Daemon:
                     metric_filters=metric_filters,
                     queries=queries,
                     subscriptions=subscriptions,
+                    filter_database=filter_database,
                 ),
                 validator=validator,
                 authenticator=self._authenticator,

@@ -17,15 +17,20 @@ Two engines give the same pages:
 
 ``auto`` (the default) picks by pattern family, from ``bench/filter_events.py`` over 1M
 sealed events (2 cores): DuckDB wins for terms, regexes and JSON (its ``contains``,
-RE2 and JSON functions are vectorised); the predicate wins for space-delimited patterns
-(DuckDB's ``regexp_extract_all`` field cut is slow) and for match-all (no test at all,
-and Arrow sorts the pages cheaper than DuckDB's top-n with the messages in tow).
-Everything here blocks (DuckDB, Parquet): the API runs it in a thread.
+RE2 and JSON functions are vectorised, and JSON patterns pre-check typed columns) and,
+since pages share one database (`PageDatabase`), for match-all too (about 1.45x the
+predicate's events per CPU second); the predicate wins for space-delimited patterns
+(DuckDB's ``regexp_extract_all`` field cut is slow).
+Everything here blocks (DuckDB, Parquet): the API runs it in a thread. The daemon keeps
+one `PageDatabase` for it: each window's query opens a cursor on that database (about
+0.03 ms) rather than a database of its own (about 15 ms, more than a whole small page).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -51,7 +56,7 @@ END_OF_TIME = 2**62
 MIN_WINDOW_MS = 1_000
 #: `auto`: the engine per pattern family (see the module docstring)
 AUTO_ENGINE: dict[str, Engine] = {
-    "all": "predicate",
+    "all": "sql",
     "terms": "sql",
     "regex": "sql",
     "json": "sql",
@@ -95,6 +100,25 @@ class FilterPage:
     width_hint: int | None = None  # first window width for the next page (ms)
 
 
+class PageDatabase:
+    """One in-memory DuckDB database shared by FilterLogEvents' pages (thread-safe).
+
+    Each query takes `connection()`, a cursor: a connection of its own (its temporary
+    views and registered tables go when it closes) on the shared database."""
+
+    def __init__(self) -> None:
+        self._db = duckdb.connect()
+        self._lock = threading.Lock()
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            return self._db.cursor()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
 def compile_query_pattern(text: str) -> FilterPattern:
     try:
         return compile_filter_pattern(text)
@@ -111,11 +135,13 @@ def filter_events(
     max_bytes: int = MAX_PAGE_BYTES,
     engine: Engine = "auto",
     width_hint: int | None = None,
+    database: PageDatabase | None = None,
 ) -> FilterPage:
     """One page: at most `limit` events and `max_bytes` bytes after `after` (blocking).
 
     The search reads time windows in order (see `_first_window`); `width_hint`, the
-    `FilterPage.width_hint` of the previous page, sizes the first one.
+    `FilterPage.width_hint` of the previous page, sizes the first one. `database`: where
+    the SQL engine opens its connections (None: a database of its own per window).
     """
     pattern = compile_query_pattern(query.pattern)
     store.catalog.require_group(query.group)
@@ -129,7 +155,7 @@ def filter_events(
         width = max(MIN_WINDOW_MS, width_hint)
     if engine == "auto":
         engine = AUTO_ENGINE[pattern.family]
-    run = _sql_rows if engine == "sql" else _predicate_rows
+    run = functools.partial(_sql_rows, database) if engine == "sql" else _predicate_rows
     want = limit + 1  # one more than the page: is there anything after it?
     found: list[pa.Table] = []
     rows = size = 0
@@ -229,6 +255,7 @@ def _page(table: pa.Table, limit: int, max_bytes: int) -> FilterPage:
 
 
 def _sql_rows(
+    database: PageDatabase | None,
     store: Store,
     query: FilterQuery,
     pattern: FilterPattern,
@@ -237,7 +264,28 @@ def _sql_rows(
     start: int,
     end: int,
 ) -> pa.Table:
-    predicate, params = pattern.sql("message")
+    con = database.connection() if database is not None else duckdb.connect()
+    try:
+        view, typed = store.source().bind_typed(
+            con, groups=[query.group], start_ms=start, end_ms=end
+        )
+        sql = _sql_text(view, typed, query, pattern, after, n)
+        return con.sql(sql[0], params=sql[1]).to_arrow_table()
+    finally:
+        con.close()
+
+
+def _sql_text(
+    view: str,
+    typed: dict[str, str],
+    query: FilterQuery,
+    pattern: FilterPattern,
+    after: Cursor | None,
+    n: int,
+) -> tuple[str, list[object]]:
+    """The page's query over the bound view; a JSON pattern reads the typed `f.` columns
+    the view holds exactly (`bind_typed`) to skip most JSON parsing."""
+    predicate, params = pattern.sql("message", typed)
     args: list[object] = list(params)
 
     def param(value: object) -> str:
@@ -254,16 +302,11 @@ def _sql_rows(
         op = ">" if query.ascending else "<"
         where.append(f"(timestamp {op} {ts} OR (timestamp = {ts} AND seq {op} {seq}))")
     direction = "ASC" if query.ascending else "DESC"
-    con = duckdb.connect()
-    try:
-        view = store.source().bind(con, groups=[query.group], start_ms=start, end_ms=end)
-        sql = (
-            f"SELECT {', '.join(_COLUMNS)} FROM {view} WHERE {' AND '.join(where)} "  # noqa: S608 - only our identifiers and $n parameters; user values are bound
-            f"ORDER BY timestamp {direction}, seq {direction} LIMIT {int(n)}"
-        )
-        return con.sql(sql, params=args).to_arrow_table()
-    finally:
-        con.close()
+    sql = (
+        f"SELECT {', '.join(_COLUMNS)} FROM {view} WHERE {' AND '.join(where)} "  # noqa: S608 - only our identifiers and $n parameters; user values are bound
+        f"ORDER BY timestamp {direction}, seq {direction} LIMIT {int(n)}"
+    )
+    return sql, args
 
 
 def _predicate_rows(

@@ -23,9 +23,10 @@ catalog drops their rows; the service notices the group is gone or is a new one)
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +39,9 @@ from logd.errors import (
     InvalidParameterException,
     LimitExceededException,
 )
+from logd.store.catalog import SQLiteCatalog
 from logd.store.catalog_metricfilters import MetricFilterRecord
+from logd.store.regexquota import FilterRef, check_regex_quota, group_filters
 from logd.store.store import Store
 from logd.telemetry.metrics import Metric, Registry, _escape, _number
 from query import FilterPattern, FilterPatternError, JsonCache, compile_filter_pattern
@@ -264,6 +267,15 @@ def _text(value: str | float) -> str:
     return str(value)
 
 
+@functools.lru_cache(maxsize=1024)
+def uses_regex(pattern: str) -> bool:
+    """Whether a (stored, so valid) filter pattern holds a regex."""
+    try:
+        return compile_filter_pattern(pattern).uses_regex
+    except FilterPatternError:
+        return False
+
+
 def record_to_filter(row: MetricFilterRecord) -> MetricFilter:
     return MetricFilter(
         group=row.group,
@@ -298,6 +310,9 @@ class MetricFilterService:
         self.clock = clock
         self.engine = MetricFilterEngine(registry)
         self._group_ids: dict[str, int] = {}  # group name -> id its filters were put for
+        #: filters of a group that are not in the catalog (the composition root points it
+        #: at the subscription filters declared in the configuration file)
+        self.configured_filters: Callable[[str], list[FilterRef]] = lambda group: []
         registry.on_collect(self.prune)  # a deleted group's series leave /metrics
 
     def load(self) -> int:
@@ -337,6 +352,11 @@ class MetricFilterService:
             creation_time=self.clock.now_ms(),
         )
         compile_metric_filter(spec)  # refuses a bad pattern or selector before storing
+        catalog = self.store.catalog
+        if uses_regex(pattern) and isinstance(catalog, SQLiteCatalog):
+            filters = await asyncio.to_thread(group_filters, catalog, group)
+            filters += self.configured_filters(group)
+            check_regex_quota(filters, "metric", name, pattern, uses_regex)
         await asyncio.to_thread(
             self.store.catalog.put_metric_filter,
             group,

@@ -205,14 +205,26 @@ def segment_fields(segments: Sequence[SegmentRecord]) -> dict[str, str]:
     """`f.<path>` -> kind over `segments`: types widened (merge_kinds), and names that
     differ only in case merged under the first one seen (DuckDB names are
     case-insensitive)."""
+    return _fields_and_merged(segments)[0]
+
+
+def _fields_and_merged(segments: Sequence[SegmentRecord]) -> tuple[dict[str, str], set[str]]:
+    """(segment_fields, the names that do not hold one path as its segments read it: paths
+    spelled differently merged under one name, or numbers and booleans widened to text)."""
     out: dict[str, str] = {}
     spelling: dict[str, str] = {}
+    merged: set[str] = set()
+    seen: dict[str, set[str]] = {}
     for seg in segments:
         for path, kind in json.loads(seg.fields).items():
             name = spelling.setdefault(path.lower(), FIELD_PREFIX + path)
+            if name != FIELD_PREFIX + path:
+                merged.add(name)
             old = out.get(name)
             out[name] = kind if old is None else merge_kinds(old, kind)
-    return dict(sorted(out.items()))
+            seen.setdefault(name, set()).add(kind)
+    merged |= {n for n, k in out.items() if k == "varchar" and seen[n] != {"varchar"}}
+    return dict(sorted(out.items())), merged
 
 
 class StoreSource:
@@ -256,6 +268,20 @@ class StoreSource:
         end_ms: int,
     ) -> str:
         """Expose the groups' events in [start_ms, end_ms) on `con`; return a view name."""
+        return self.bind_typed(con, groups=groups, start_ms=start_ms, end_ms=end_ms)[0]
+
+    def bind_typed(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        groups: Sequence[str],
+        start_ms: int,
+        end_ms: int,
+    ) -> tuple[str, dict[str, str]]:
+        """`bind`, and the view's `f.` columns that hold their own path as every segment
+        read it (name -> DuckDB type): those a filter pattern may read for a JSON path.
+        Left out: a column that merged paths spelled differently (`Level`, `level`), and
+        a text column that holds numbers or booleans some segment read as such."""
         snap = self._snapshot(groups, start_ms, end_ms)
         n = next(self._names)
         by_group: dict[int, list[SegmentRecord]] = {}
@@ -272,7 +298,7 @@ class StoreSource:
         allowed = [self._files.full(s.path) for segs in by_group.values() for s in segs]
         if allowed:
             con.execute("SET allowed_paths = ?", [allowed])
-        kinds = segment_fields([s for segs in by_group.values() for s in segs])
+        kinds, merged = _fields_and_merged([s for segs in by_group.values() for s in segs])
         base = ", ".join(sql_ident(c) for c in SEGMENT_BASE_SCHEMA.names)
         selects = []
         for gid, segs in sorted(by_group.items()):
@@ -313,4 +339,5 @@ class StoreSource:
         selects.append(f"SELECT {', '.join(mem_cols)} FROM {mem_name}")  # noqa: S608 - only integers, quoted literals and identifiers are interpolated
         view = f"logd_events_{n}"
         con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {' UNION ALL '.join(selects)}")
-        return view
+        exact = {c: duckdb_type(k) for c, k in kinds.items() if c not in merged}
+        return view, exact

@@ -2,9 +2,10 @@
 
 ``segments/group=<catalog id>/day=YYYY-MM-DD/<min seq>-<max seq>-<rows>.parquet``:
 no path is built from a group or stream name, and a name follows from the content
-range, so two writers of one range produce the same object. Files are zstd Parquet,
-time-sorted, with row-group statistics, page checksums and a whole-file crc32 kept in
-the catalog. A file whose crc or pages do not check out is moved to ``quarantine/``.
+range, so two writers of one range produce the same object. Files are zstd Parquet
+(the message column in the codec `message_compression` names), time-sorted, with
+row-group statistics, page checksums and a whole-file crc32 kept in the catalog. A file
+whose crc or pages do not check out is moved to ``quarantine/``.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ class SegmentFiles:
                     acc.add(chunk)
                     chunk = chunk.cast(schema) if chunk.schema != schema else chunk
                     if writer is None:
-                        writer = self._writer(out, schema, chunk)
+                        writer = self._writer(out, schema, chunk, self._options.message_compression)
                     if pending is not None:
                         pending.result()
                     pending = pool.submit(
@@ -142,7 +143,9 @@ class SegmentFiles:
             raise
 
     @staticmethod
-    def _writer(out: pa.NativeFile, schema: pa.Schema, first: pa.Table) -> pq.ParquetWriter:
+    def _writer(
+        out: pa.NativeFile, schema: pa.Schema, first: pa.Table, message_compression: str = "zstd"
+    ) -> pq.ParquetWriter:
         """Dictionaries and min/max statistics only where they pay, judged on the first
         chunk: base columns always get statistics, numbers too; a field gets a dictionary
         (and a string field statistics) only when it has few distinct values (levels,
@@ -160,10 +163,11 @@ class SegmentFiles:
                 statistics.append(f.name)
             elif not pa.types.is_string(f.type):
                 statistics.append(f.name)  # numbers: cheap, and prune ranges
+        codec = {name: "zstd" for name in schema.names} | {"message": message_compression}
         return pq.ParquetWriter(
             out,
             schema,
-            compression="zstd",
+            compression=codec,
             use_dictionary=dictionary,
             write_statistics=statistics,
             write_page_checksum=True,

@@ -28,6 +28,7 @@ from logd.model import Scope
 from logd.store import catalog_subscriptions as table
 from logd.store.catalog import SQLiteCatalog
 from logd.store.catalog_subscriptions import SubscriptionFilterRecord
+from logd.store.regexquota import FilterRef, check_regex_quota, group_filters
 from logd.store.store import Store
 from logd.subscriptions.boundaries import BatchBoundaries, file_prefix, remove_files
 from logd.subscriptions.deadletter import DeadLetterStore
@@ -56,6 +57,13 @@ CONTROL_FAILED = (
     "Could not deliver test message to specified destination. Check if the destination is valid."
 )
 REFUSING_CLASSES = ("INFREQUENT_ACCESS", "ESSENTIALS", "DELIVERY")
+
+
+def _uses_regex(pattern: str) -> bool:
+    try:
+        return compile_filter_pattern(pattern).uses_regex
+    except FilterPatternError:
+        return False
 
 
 @dataclass(slots=True)
@@ -291,6 +299,14 @@ class SubscriptionService:
         await run.feed.flush()
         run.feed.reader.close()
 
+    def configured_filters(self, group: str) -> list[FilterRef]:
+        """The group's filters declared in the configuration file (not in the catalog)."""
+        return [
+            ("subscription", run.record.name, run.record.pattern)
+            for (g, _), run in self._running.items()
+            if g == group and run.configured
+        ]
+
     # -- the API -----------------------------------------------------------------
     async def put_subscription_filter(
         self,
@@ -339,6 +355,10 @@ class SubscriptionService:
                 count = sum(1 for (gname, _) in self._running if gname == group)
                 if count >= self.options.max_filters_per_group:
                     raise errors.LimitExceededException(LIMIT_EXCEEDED)
+            if _uses_regex(pattern):  # five per group, metric filters included
+                filters = await asyncio.to_thread(group_filters, self._catalog, group)
+                filters += self.configured_filters(group)
+                check_regex_quota(filters, "subscription", name, pattern, _uses_regex)
             await self._check_destination(sink)
             rec = SubscriptionFilterRecord(
                 group_id=g.id,

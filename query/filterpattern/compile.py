@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from . import ast
 from .fields import assign, field_predicate, split_fields
 from .glob import glob_parts
-from .jsonpred import NOT_JSON, EventView, JsonCache, json_needles, json_predicate, parse_json
+from .jsoncode import batch_function, doc_function
+from .jsonpred import NOT_JSON, EventView, JsonCache, json_needles, parse_json
 from .regex import compile_re2
 
 __all__ = ["JsonMatcher", "Matcher", "SpaceMatcher", "build_matcher"]
@@ -91,7 +92,9 @@ class JsonMatcher(Matcher):
     uses_json = True
 
     def __init__(self, pattern: ast.JsonPattern, text: str) -> None:
-        self.predicate = json_predicate(pattern.expr, text)
+        self.predicate = doc_function(pattern.expr, text)
+        self.run_shared = batch_function(pattern.expr, text, shared=True)
+        self.run_alone = batch_function(pattern.expr, text, shared=False)
         self.needles = json_needles(pattern.expr)
 
     def _maybe(self, message: str) -> bool:
@@ -104,19 +107,16 @@ class JsonMatcher(Matcher):
         return doc is not NOT_JSON and self.predicate(doc)
 
     def batch(self, messages: Sequence[str], cache: JsonCache | None) -> list[bool]:
-        if cache is None:
-            cache = JsonCache(messages)
-        elif cache.messages is not messages:
+        if cache is not None and cache.messages is not messages:
             raise ValueError("parsed_cache belongs to another batch of messages")
-        predicate, get = self.predicate, cache.get
         candidates: Sequence[int] = range(len(messages))
         if self.needles:
             candidates = _candidates(messages, self.needles)
         out = [False] * len(messages)
-        for i in candidates:
-            doc = get(i)
-            if doc is not NOT_JSON and predicate(doc):
-                out[i] = True
+        if cache is None:
+            self.run_alone(messages, candidates, [], out)
+        else:
+            self.run_shared(messages, candidates, cache.values, out)
         return out
 
 

@@ -298,6 +298,27 @@ def _check(pattern: ast.Pattern, text: str) -> None:
         _check_regex_count(regexes, text)
 
 
+def regexes_of(pattern: ast.Pattern) -> list[ast.Regex]:
+    """Every regex the pattern holds (a regex pattern, or `%...%` values)."""
+    if isinstance(pattern, ast.RegexPattern):
+        return [pattern.regex]
+    if isinstance(pattern, ast.JsonPattern):
+        return [
+            c.value
+            for c in _conditions(pattern.expr)
+            if isinstance(c, ast.Compare) and isinstance(c.value, ast.Regex)
+        ]
+    if isinstance(pattern, ast.SpacePattern):
+        return [
+            v
+            for slot in pattern.slots
+            if isinstance(slot, ast.Field)
+            for v in _field_values(slot.condition)
+            if isinstance(v, ast.Regex)
+        ]
+    return []
+
+
 def _check_regex_count(regexes: Sequence[ast.Value], text: str) -> None:
     if len(regexes) > MAX_REGEXES:
         raise FilterPatternError(

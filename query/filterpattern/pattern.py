@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal, cast
 
 from query.errors import FilterPatternError
@@ -11,7 +11,7 @@ from query.errors import FilterPatternError
 from . import ast
 from .compile import JsonMatcher, Matcher, SpaceMatcher, build_matcher
 from .jsonpred import NOT_JSON, EventView, JsonCache, parse_json, resolver
-from .parser import parse, parse_metric_selector
+from .parser import parse, parse_metric_selector, regexes_of
 from .sql import to_sql
 
 __all__ = ["FilterPattern", "compile_pattern"]
@@ -53,6 +53,12 @@ class FilterPattern:
         return _FAMILIES[type(self.ast)]
 
     @property
+    def uses_regex(self) -> bool:
+        """True when the pattern holds a regex (`%...%`): CloudWatch allows at most five
+        such metric and subscription filters per log group."""
+        return bool(regexes_of(self.ast))
+
+    @property
     def uses_json(self) -> bool:
         """True when matching parses messages as JSON (share a JsonCache between such filters)."""
         return self._matcher.uses_json
@@ -69,9 +75,15 @@ class FilterPattern:
         that each message is parsed as JSON at most once."""
         return self._matcher.batch(messages, parsed_cache)
 
-    def sql(self, column: str = "message") -> tuple[str, list[object]]:
-        """A DuckDB boolean expression over `column` and its parameters (`$1`, `$2`, ...)."""
-        text, params = _sql(self.ast, column)
+    def sql(
+        self, column: str = "message", fields: Mapping[str, str] | None = None
+    ) -> tuple[str, list[object]]:
+        """A DuckDB boolean expression over `column` and its parameters (`$1`, `$2`, ...).
+
+        `fields`: the relation's typed columns (`f.<dotted.path>` -> DuckDB type), which a
+        JSON pattern uses to skip most JSON parsing; the answers are the same without."""
+        typed = tuple(sorted((fields or {}).items()))
+        text, params = _sql(self.ast, column, typed)
         return text, list(params)
 
     def test(self, message: str) -> dict[str, str] | None:
@@ -121,8 +133,10 @@ class FilterPattern:
 
 
 @functools.lru_cache(maxsize=256)
-def _sql(pattern: ast.Pattern, column: str) -> tuple[str, tuple[object, ...]]:
-    text, params = to_sql(pattern, column)
+def _sql(
+    pattern: ast.Pattern, column: str, fields: tuple[tuple[str, str], ...]
+) -> tuple[str, tuple[object, ...]]:
+    text, params = to_sql(pattern, column, dict(fields))
     return text, tuple(params)
 
 

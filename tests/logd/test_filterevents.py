@@ -10,7 +10,7 @@ import pytest
 
 from logd.clock import ManualClock
 from logd.errors import InvalidParameterException, ResourceNotFoundException
-from logd.filterevents import FilterQuery, filter_events
+from logd.filterevents import FilterQuery, PageDatabase, filter_events
 from logd.model import InputEvents, seq_of_event_id
 from logd.store.store import Store
 
@@ -19,12 +19,18 @@ from .store.support import NOW, make_group, open_store
 ENGINES = ("sql", "predicate")
 
 
-def page_through(store, query, limit, engine, *, between=None):
+def page_through(store, query, limit, engine, *, between=None, database=None):
     """Every event of the query, page by page; `between(page_number)` runs between pages."""
     out, cursor, pages, hint = [], None, 0, None
     while True:
         page = filter_events(
-            store, query, after=cursor, limit=limit, engine=engine, width_hint=hint
+            store,
+            query,
+            after=cursor,
+            limit=limit,
+            engine=engine,
+            width_hint=hint,
+            database=database,
         )
         assert len(page.events) <= limit
         out += page.events
@@ -192,3 +198,22 @@ async def test_errors_and_empty_results(tmp_path: Path) -> None:
         digest = FilterQuery(group="g").digest()
         assert digest == FilterQuery(group="g").digest()
         assert digest != FilterQuery(group="g", pattern="x").digest()
+
+
+async def test_pages_from_a_shared_database_are_the_same(tmp_path: Path) -> None:
+    async with await open_store(tmp_path, ManualClock(NOW)) as store:
+        await make_group(store, "g", "s")
+        msgs = [f'{{"level": "{"ERROR" if i % 3 else "INFO"}", "n": {i}}}' for i in range(900)]
+        await store.append("g", "s", InputEvents([NOW - 900 + i for i in range(900)], msgs))
+        await store.seal_now()
+        await store.append("g", "s", InputEvents([NOW] * 10, msgs[:10]))
+        database = PageDatabase()
+        try:
+            for pattern in ('{ $.level = "ERROR" && $.n > 100 }', "INFO", ""):
+                query = FilterQuery(group="g", pattern=pattern)
+                alone = page_through(store, query, 50, "sql")
+                shared = page_through(store, query, 50, "sql", database=database)
+                assert shared == alone
+                assert alone[1] > 2
+        finally:
+            database.close()

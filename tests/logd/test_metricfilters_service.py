@@ -183,3 +183,20 @@ async def test_metric_filter_count_follows_puts_and_deletes(tmp_path: Path) -> N
         store.catalog.delete_metric_filter("a", "two")
         assert store.catalog.metric_filter_count(a) == 0
         assert store.catalog.metric_filter_count(b) == 1
+
+
+async def test_regex_quota_counts_filters_outside_the_catalog(tmp_path: Path) -> None:
+    async with await open_store(tmp_path, ManualClock(NOW)) as store:
+        await make_group(store, "app", "s")
+        service, _ = await started(store)
+        assert service.configured_filters("app") == []
+        declared = [("subscription", f"conf-{i}", "%declared%") for i in range(2)]
+        service.configured_filters = lambda group: list(declared) if group == "app" else []
+        for i in range(3):
+            await service.put("app", f"m{i}", f"%m{i}%", errors_metric())
+        with pytest.raises(LimitExceededException, match="regular expression"):
+            await service.put("app", "m3", "{ $.a = %x% }", errors_metric())
+        await service.put("app", "m3", "{ $.a = x }", errors_metric())  # no regex: fine
+        await service.put("app", "m0", "%again%", errors_metric())  # a replacement
+        await make_group(store, "other", "s")
+        await service.put("other", "m", "%x%", errors_metric())

@@ -16,6 +16,7 @@ from logd.telemetry.metrics import DaemonMetrics
 
 if TYPE_CHECKING:
     from logd.export.tasks import ExportService
+    from logd.filterevents import PageDatabase
     from logd.metricfilters import MetricFilterService
     from logd.queries import QueryService
     from logd.store.store import Store
@@ -38,6 +39,7 @@ class OpContext:
     metric_filters: MetricFilterService | None = None
     queries: QueryService | None = None
     subscriptions: SubscriptionService | None = None
+    filter_database: PageDatabase | None = None  # FilterLogEvents' shared DuckDB database
 
 
 async def blocking(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -84,6 +84,7 @@ async def filter_log_events(ctx: OpContext, req: Body) -> Body:
         limit=limit,
         engine=ENGINE,
         width_hint=hint,
+        database=ctx.filter_database,
     )
     out: dict[str, Any] = {"events": page.events, "searchedLogStreams": []}
     if page.cursor is not None:

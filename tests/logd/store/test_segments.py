@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow.parquet as pq
+import pytest
+
 from logd.clock import ManualClock
+from logd.model import InputEvents
+from logd.store.options import StoreOptions
 
 from .support import NOW, batch, make_group, open_store, rows
 
@@ -76,3 +81,29 @@ async def test_duckdb_source_skips_a_damaged_segment(tmp_path: Path) -> None:
     con.close()
     assert again.quarantined_segments == 1
     await again.close()
+
+
+@pytest.mark.parametrize(
+    ("codec", "written"), [("zstd", "ZSTD"), ("snappy", "SNAPPY"), ("lz4", "LZ4")]
+)
+async def test_the_message_column_takes_its_own_codec(
+    tmp_path: Path, codec: str, written: str
+) -> None:
+    async with await open_store(tmp_path, ManualClock(NOW), message_compression=codec) as store:
+        await make_group(store, "g", "s")
+        messages = [f'{{"n": {i}, "text": "event {i}"}}' for i in range(100)]
+        await store.append("g", "s", InputEvents([NOW] * 100, messages))
+        await store.seal_now()
+        (seg,) = store.catalog.all_segments()
+        meta = pq.ParquetFile(tmp_path / "segments" / seg.path).metadata.row_group(0)
+        codecs = {meta.column(i).path_in_schema: meta.column(i).compression
+                  for i in range(meta.num_columns)}  # fmt: skip
+        assert codecs.pop("message") == written
+        assert set(codecs.values()) == {"ZSTD"}
+        assert "f.n" in codecs
+        assert [r["message"] for r in rows(store, ["g"])] == messages
+
+
+def test_an_unknown_message_codec_is_refused() -> None:
+    with pytest.raises(ValueError, match="message_compression: must be zstd, lz4, snappy"):
+        StoreOptions(message_compression="brotli").validate()  # type: ignore[arg-type]

@@ -191,3 +191,27 @@ async def test_batch_boundaries_are_kept_per_filter_and_go_with_it(tmp_path):
         assert [(s, last - first) for s, first, last, *_ in lines] == [("s", 1)]
         await service.delete_subscription_filter(group="g", name="f")
         assert len(list(service.boundaries_dir.iterdir())) == 1
+
+
+async def test_configured_regex_filters_count_toward_the_regex_quota(tmp_path):
+    confs = tuple(
+        ConfiguredFilter(
+            log_group_name="g",
+            filter_name=f"conf-{i}",
+            filter_pattern=f"%conf{i}%",
+            destination_arn="files",
+        )
+        for i in range(3)
+    )
+    data = tmp_path / "data"
+    async with running(data, sinks(tmp_path)) as service:
+        ensure(service, "g", "s")
+    async with running(data, sinks(tmp_path), filters=confs, max_filters_per_group=10) as service:
+        assert [f[1] for f in service.configured_filters("g")] == ["conf-0", "conf-1", "conf-2"]
+        assert service.configured_filters("other") == []
+        await put(service, "g", "api-1", "%one%")
+        await put(service, "g", "api-2", "{ $.a = %two% }")
+        await put(service, "g", "plain", "ERROR")
+        with pytest.raises(LimitExceededException, match="regular expression"):
+            await put(service, "g", "api-3", "[a, b = %three%]")
+        await put(service, "g", "api-2", "%two again%")  # a replacement is no sixth

@@ -3,6 +3,8 @@ the SQL form's parameters, and logd's choices where the reference leaves room.""
 
 from __future__ import annotations
 
+import itertools
+
 import duckdb
 import pytest
 
@@ -85,15 +87,6 @@ def test_test_reports_none_for_a_miss() -> None:
     assert compile("[]").test("a b") == {"$1": "a", "$2": "b"}
 
 
-class CountingCache(JsonCache):
-    parses = 0
-
-    def get(self, i: int) -> object:
-        if self.values[i] is JsonCache(["x"]).values[0]:  # still unparsed
-            CountingCache.parses += 1
-        return super().get(i)
-
-
 def test_one_json_parse_per_message_across_filters() -> None:
     messages = ['{"level": "ERROR", "n": 5}', '{"level": "INFO", "n": 9}', "plain ERROR text"]
     filters = [
@@ -101,11 +94,19 @@ def test_one_json_parse_per_message_across_filters() -> None:
         compile("{ $.n > 1 }"),
         compile("{ $.n NOT EXISTS }"),
     ]
-    cache = CountingCache(messages)
-    CountingCache.parses = 0
-    answers = [f.match_batch(messages, cache) for f in filters]
+    unparsed = JsonCache(["x"]).values[0]
+    cache = JsonCache(messages)
+    answers, slots = [], []
+    for f in filters:
+        answers.append(f.match_batch(messages, cache))
+        slots.append(list(cache.values))
     assert answers == [[True, False, False], [True, True, False], [False, False, False]]
-    assert CountingCache.parses == 3
+    # a slot, once filled, keeps its object: no later filter parses that message again
+    assert slots[0][0] == {"level": "ERROR", "n": 5}
+    assert slots[0][1:] == [unparsed, unparsed]  # no "ERROR" or `"level"`: not parsed
+    for before, after in itertools.pairwise(slots):
+        assert all(a is unparsed or a is b for a, b in zip(before, after, strict=True))
+    assert unparsed not in slots[-1]
     with pytest.raises(ValueError, match="another batch"):
         filters[0].match_batch(list(messages), cache)
 
@@ -174,3 +175,22 @@ def test_sql_binds_every_user_value() -> None:
     assert sorted(map(str, params)) == ['"a"', '$."a"', "1.0"]
     with pytest.raises(ValueError, match="empty"):
         compile("x").sql("")
+
+
+@pytest.mark.parametrize(
+    ("text", "uses"),
+    [
+        ("", False),
+        ("ERROR -DEBUG", False),
+        ("%a+%", True),
+        ('{ $.a = "%x%" }', False),  # quoted: a literal string, not a regex
+        ("{ $.a = %x% }", True),
+        ("{ $.a = 1 || ($.b != %^y% && $.c = 2) }", True),
+        ("{ $.a = x* }", False),
+        ("[a, b = %z%, ...]", True),
+        ("[a, b = z* || b = %q%]", True),
+        ("[a, b = 2*]", False),
+    ],
+)
+def test_uses_regex(text: str, uses: bool) -> None:
+    assert compile(text).uses_regex is uses

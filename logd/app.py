@@ -139,6 +139,7 @@ class Daemon:
                 clock=self.clock,
                 group_exists=lambda name: store.catalog.get_group(name) is not None,
                 scope=scope,
+                history_clock=store.retention_clock,
             )
             stack.push_async_callback(export.close)
             await export.start()

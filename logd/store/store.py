@@ -139,7 +139,7 @@ class Store:
         return store
 
     def _recover(self, durable_log: DurableLog | None, catalog: Catalog | None) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.catalog = catalog or SQLiteCatalog(self.data_dir / "catalog.sqlite")
         self.log: DurableLog = durable_log or WalLog.open(
             self.data_dir / "wal", self.options.wal_options()

@@ -240,7 +240,7 @@ class WalWriter:
     def _open_next(self, result: CommitResult) -> None:
         number = self._number + 1
         path = self._dir / wal_file_name(number)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._fd = fd
         self._number = number
         self._offset = 0

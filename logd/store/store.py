@@ -559,6 +559,12 @@ class Store:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def appends_wait(self) -> bool:
+        """The log is full under wal_on_full = "block": appends wait until a reader (the
+        sealer, a subscription) frees space. The HTTP API refuses new batches meanwhile."""
+        return self.log.backpressure
+
     def stats(self) -> StoreStats:
         """Numbers for metrics and operators (cheap; on the event loop)."""
         log_stats = self.log.stats()

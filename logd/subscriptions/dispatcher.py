@@ -299,9 +299,10 @@ class Dispatcher:
         target = None
         while self._processed and (oldest_open is None or self._processed[0] < oldest_open):
             target = self._processed.popleft()
-        if target is None:
-            return
-        self._pending_commit = target
+        if target is not None:
+            self._pending_commit = target
+        elif self._pending_commit == self._committed:
+            return  # a tick with nothing new; a commit held back by the interval goes below
         now = self._clock.monotonic()
         if force or now - self._last_commit >= self._options.commit_interval_ms / 1000:
             self._commit_now()

@@ -42,7 +42,7 @@ from logd.filterevents import PageDatabase
 from logd.metricfilters import MetricFilterService
 from logd.model import Scope
 from logd.queries import QueryService
-from logd.settings import Settings, SettingsError, changed_keys, load
+from logd.settings import Settings, SettingsError, changed_keys, load, self_tailing
 from logd.store.stats import bind_metrics as bind_store_metrics
 from logd.store.store import Store
 from logd.subscriptions.livetail import LiveTail
@@ -113,6 +113,11 @@ class Daemon:
                 "Authentication is off: every local client may read and write all data.",
                 extra=fields(listen=s.api.listen),
             )
+        for warning in self_tailing(s):
+            log.warning(
+                "A tail glob matches the data directory.",
+                extra=fields(key=warning.path, detail=warning.message),
+            )
         data_dir = Path(s.daemon.data_dir)
         scope = Scope(s.api.partition, s.api.region, s.api.account_id)
         async with contextlib.AsyncExitStack() as stack:  # closes in reverse order
@@ -135,6 +140,7 @@ class Daemon:
                 clock=self.clock,
                 group_exists=lambda name: store.catalog.get_group(name) is not None,
                 scope=scope,
+                history_clock=store.retention_clock,
             )
             stack.push_async_callback(export.close)
             await export.start()

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import fnmatch
 import inspect
 import itertools
+import os
 import re
 import textwrap
 import tomllib
@@ -30,6 +32,7 @@ from logd.export.options import ExportOptions
 from logd.queries.options import QueryOptions
 from logd.store.options import StoreOptions
 from logd.subscriptions.options import SubscriptionOptions
+from logd.tail.discovery import excluded, static_prefix
 from logd.tail.options import AgentOptions, AgentSettings, TailOptions
 from logd.telemetry.options import TelemetryOptions
 
@@ -167,6 +170,8 @@ def _line_of(lines: Mapping[str, int], path: str) -> int | None:
 # --------------------------------------------------------------------- conversion
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+#: "key.path: message", as options classes word a problem with one of their keys
+_KEYED = re.compile(r"^([A-Za-z_][\w\-]*(?:\[\d+\]|\.[A-Za-z_][\w\-]*)*): (.+)$", re.DOTALL)
 
 
 class _Builder:
@@ -204,13 +209,25 @@ class _Builder:
             self.problem(path, str(exc))
             return cls()
         validate = getattr(options, "validate", None)
-        takes_none = callable(validate) and not inspect.signature(validate).parameters
-        if validate is not None and takes_none and len(self.problems) == before:
+        params = inspect.signature(validate).parameters if callable(validate) else {}
+        if validate is not None and len(self.problems) == before:
             try:
-                validate()
+                if not params:
+                    validate()
+                elif "where" in params:  # `[[tail]]` entries name their own keys
+                    validate(where=path)
             except ValueError as exc:
-                self.problem(path, str(exc))
+                self.invalid(path, str(exc))
         return options
+
+    def invalid(self, path: str, message: str) -> None:
+        """A `validate()` failure; one naming a key below `path` ("tail[0].timezone: ...")
+        is reported at that key, so it gets that key's line."""
+        keyed = _KEYED.match(message)
+        if keyed is not None and (not path or keyed.group(1).startswith((path + ".", path + "["))):
+            self.problem(keyed.group(1), keyed.group(2))
+        else:
+            self.problem(path, message)
 
     def convert(self, hint: Any, value: object, path: str) -> tuple[bool, Any]:
         if hint is Any:  # a table another component checks (a sink's options)
@@ -316,7 +333,7 @@ def parse(
         data.setdefault(section, {})[key] = value
     builder = _Builder(locate_lines(text), env or {})
     settings: Settings = builder.build(Settings, data, "")
-    if not builder.problems and settings.sinks:
+    if settings.sinks:  # checked even when other sections have problems: list them all
         from logd.subscriptions.sinkconfig import parse_entries
         from sinks import SinkOptionsError
 
@@ -354,6 +371,61 @@ def check(path: Path, *, env: Mapping[str, str]) -> list[Problem]:
     lines = locate_lines(path.read_text(encoding="utf-8"))
     _, missing = resolve_secrets(settings.api.keys, env)
     return [Problem(p, _line_of(lines, p), message) for p, message in missing]
+
+
+#: Files the daemon keeps in its data directory, as a glob would meet them.
+_DATA_FILES = (
+    "catalog.sqlite",
+    "wal/0000000000000001.wal",
+    "segments/group=1/day=2026-01-01/00000000000000000001-00000000000000000002-2.parquet",
+    "export-tasks.sqlite",
+)
+
+
+def self_tailing(settings: Settings, *, text: str = "") -> list[Problem]:
+    """Warnings for `[[tail]]` globs that match files in the data directory: the daemon
+    would ingest its own WAL and segments, which grow with every event it stores."""
+    data_dir = os.path.abspath(settings.daemon.data_dir)
+    names = [os.path.join(data_dir, name) for name in _DATA_FILES]
+    lines = locate_lines(text)
+    found: list[Problem] = []
+    for i, tail in enumerate(settings.tail):
+        for j, pattern in enumerate(tail.paths):
+            glob_pattern = os.path.abspath(pattern)
+            hits = [
+                n
+                for n in names
+                if _glob_matches(glob_pattern.split(os.sep), n.split(os.sep))
+                and not excluded(n, tail.exclude)
+            ]
+            if hits or _inside(static_prefix(glob_pattern), data_dir):
+                path = f"tail[{i}].paths[{j}]"
+                found.append(
+                    Problem(
+                        path,
+                        _line_of(lines, path),
+                        f"{pattern!r} matches files in the data directory {data_dir}: "
+                        "logd would tail its own storage",
+                    )
+                )
+    return found
+
+
+def _glob_matches(pattern: list[str], parts: list[str]) -> bool:
+    """`glob.glob(recursive=True)` semantics on path components: `**` spans any number."""
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return any(_glob_matches(pattern[1:], parts[k:]) for k in range(len(parts) + 1))
+    return (
+        bool(parts)
+        and fnmatch.fnmatchcase(parts[0], pattern[0])
+        and (_glob_matches(pattern[1:], parts[1:]))
+    )
+
+
+def _inside(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
 
 
 def changed_keys(old: Settings, new: Settings) -> dict[str, bool]:

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write("logd check-config: a PATH is required\n")
         return 2
     problems = settings.check(args.path, env=os.environ)
+    for warning in _warnings(settings, args.path):
+        sys.stderr.write(f"{args.path}: warning: {warning}\n")
     for problem in problems:
         sys.stderr.write(f"{args.path}: {problem}\n")
     if problems:
@@ -46,3 +49,12 @@ def run(args: argparse.Namespace) -> int:
         return 1
     sys.stdout.write(f"{args.path}: ok\n")
     return 0
+
+
+def _warnings(settings: ModuleType, path: Path) -> list[object]:
+    """Self-tailing globs, when the file loads (a file with problems gets them first)."""
+    try:
+        loaded = settings.load(path, env=os.environ)
+    except settings.SettingsError:
+        return []
+    return list(settings.self_tailing(loaded, text=path.read_text(encoding="utf-8")))

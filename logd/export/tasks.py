@@ -114,6 +114,12 @@ def decode_token(token: str) -> str:
     return text[3:]
 
 
+class WallClock(Protocol):
+    """Anything that tells wall time (a `Clock`, the store's `RetentionClock`)."""
+
+    def now_ms(self) -> int: ...
+
+
 class ExportService:
     """CreateExportTask, DescribeExportTasks, CancelExportTask and the worker."""
 
@@ -127,13 +133,18 @@ class ExportService:
         clock: Clock,
         group_exists: Callable[[str], bool],
         scope: Scope | None = None,
+        history_clock: WallClock | None = None,
     ) -> None:
+        """`history_clock` dates the purge of finished tasks (`task_retention_days`); the
+        daemon passes the store's jump-guarded retention clock, so a wall-clock jump
+        forward deletes no task history (R-14). Default: `clock`."""
         options.validate()
         self.options = options
         self._tasks = tasks
         self._reader = reader
         self._destinations = destinations
         self._clock = clock
+        self._history_clock: WallClock = history_clock or clock
         self._group_exists = group_exists
         self._scope = scope or Scope()
         self._gzip = GzipPool(
@@ -158,8 +169,8 @@ class ExportService:
         self._wake.set()
 
     def _recover(self) -> None:
+        self._tasks.purge(self._purge_before())
         now = self._clock.now_ms()
-        self._tasks.purge(now - self.options.task_retention_days * DAY_MS)
         for task in self._tasks.active():
             if task.code == Code.PENDING_CANCEL:
                 self._tasks.transition(
@@ -179,6 +190,10 @@ class ExportService:
                     self._tasks.transition(
                         task.task_id, [Code.RUNNING], Code.FAILED, reason, completion_time=now
                     )
+
+    def _purge_before(self) -> int:
+        """Finished tasks completed before this are forgotten."""
+        return self._history_clock.now_ms() - self.options.task_retention_days * DAY_MS
 
     async def close(self) -> None:
         """Stops the worker; RUNNING tasks stop between objects and resume at next start."""
@@ -368,10 +383,7 @@ class ExportService:
             del self._running[task.task_id]
             await self._notify()
             if not self._closed:
-                await asyncio.to_thread(
-                    self._tasks.purge,
-                    self._clock.now_ms() - self.options.task_retention_days * DAY_MS,
-                )
+                await asyncio.to_thread(self._tasks.purge, self._purge_before())
                 self._wake.set()
 
     def _run_blocking(self, task: ExportTask, flags: StopFlags) -> None:

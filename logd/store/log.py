@@ -86,4 +86,9 @@ class DurableLog(Protocol):
 
     def stats(self) -> LogStats: ...
 
+    @property
+    def backpressure(self) -> bool:
+        """Appends are waiting for space right now (cheap: asked per PutLogEvents)."""
+        ...
+
     async def close(self) -> None: ...

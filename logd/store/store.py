@@ -46,6 +46,8 @@ from logd.store.stats import StoreStats
 from logd.store.wallog import WalLog
 
 log = logging.getLogger("logd.store")
+#: Shortest interval between two "Refused ... append batches" lines.
+_REFUSAL_LOG_INTERVAL_S = 10.0
 
 AppendListener = Callable[[record.AppendRecord, Position], None]
 #: ``observer(group, stream, messages)`` after each durable batch (see the docstring).
@@ -98,6 +100,8 @@ class Store:
         self._observers: list[AppendObserver] = []
         self._deleting: set[tuple[int, str]] = set()
         self.dropped_appends = 0
+        self._refusal_logged_at: float | None = None  # clock.monotonic() of the last line
+        self._refusals_unlogged = 0
         """Append batches refused because the log was full or failed (ServiceUnavailable)."""
         self.dropped_events = 0
         self.sealed_events = 0
@@ -135,7 +139,7 @@ class Store:
         return store
 
     def _recover(self, durable_log: DurableLog | None, catalog: Catalog | None) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.catalog = catalog or SQLiteCatalog(self.data_dir / "catalog.sqlite")
         self.log: DurableLog = durable_log or WalLog.open(
             self.data_dir / "wal", self.options.wal_options()
@@ -358,6 +362,23 @@ class Store:
         items, self._queue = self._queue[:n], self._queue[n:]
         return items
 
+    def _log_refusal(self, batches: int, reason: str) -> None:
+        """At most one line per `_REFUSAL_LOG_INTERVAL_S`: a full disk or WAL refuses every
+        retry of every client (R-09); the next line counts the ones not logged."""
+        now = self.clock.monotonic()
+        last = self._refusal_logged_at
+        if last is not None and now - last < _REFUSAL_LOG_INTERVAL_S:
+            self._refusals_unlogged += batches
+            return
+        held, self._refusals_unlogged = self._refusals_unlogged, 0
+        self._refusal_logged_at = now
+        log.warning(
+            "Refused %d append batches: %s (%d more refused since the previous report)",
+            batches,
+            reason,
+            held,
+        )
+
     async def _commit(self, items: list[_Queued]) -> None:
         try:
             positions = await self.log.append_many([i.payload for i in items])
@@ -365,7 +386,7 @@ class Store:
             self.dropped_appends += len(items)
             self.dropped_events += sum(i.events for i in items)
             if isinstance(exc, ServiceUnavailableException):
-                log.warning("Refused %d append batches: %s", len(items), exc.message)
+                self._log_refusal(len(items), exc.message)
             else:
                 log.error("Log append failed; %d batches were not stored: %s", len(items), exc)
             for item in items:
@@ -537,6 +558,12 @@ class Store:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def appends_wait(self) -> bool:
+        """The log is full under wal_on_full = "block": appends wait until a reader (the
+        sealer, a subscription) frees space. The HTTP API refuses new batches meanwhile."""
+        return self.log.backpressure
 
     def stats(self) -> StoreStats:
         """Numbers for metrics and operators (cheap; on the event loop)."""

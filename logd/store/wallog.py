@@ -82,6 +82,10 @@ class WalLog:
     def drop_cursor(self, name: str) -> None:
         self.wal.remove_cursor(name)
 
+    @property
+    def backpressure(self) -> bool:
+        return self.wal.backpressure_active
+
     def stats(self) -> LogStats:
         wal = self.wal
         lags = {}

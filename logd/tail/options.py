@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import re2
+
 from logd.model import EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES, RETENTION_DAYS
 
 #: CloudWatch's largest message: one event of a full batch (1 MiB minus 26 bytes).
@@ -21,6 +23,9 @@ ReadFrom = Literal["head", "tail"]
 LongLines = Literal["split", "truncate", "drop"]
 OutOfWindow = Literal["drop", "read_time", "keep"]
 WatchMode = Literal["auto", "inotify", "poll"]
+
+_RE2_QUIET = re2.Options()
+_RE2_QUIET.log_errors = False  # the error is reported as a config problem
 
 
 class OptionsError(ValueError):
@@ -100,6 +105,35 @@ class TailOptions:
             "".encode(self.encoding)
         except LookupError:
             raise OptionsError(f"{where}.encoding: unknown codec {self.encoding!r}") from None
+        self._check_patterns(where)
+
+    def _check_patterns(self, where: str) -> None:
+        """The timestamp format, zone and multiline pattern compile as the agent compiles
+        them, so a bad one is a config problem, not a failure when the agent starts."""
+        from logd.tail.timestamps import TimestampParser, format_to_pattern
+
+        if self.timestamp_format or self.timestamp_key:
+            try:
+                TimestampParser(self.timestamp_format, key=self.timestamp_key, timezone="utc")
+            except ValueError as exc:
+                raise OptionsError(f"{where}.timestamp_format: {exc}") from None
+        try:
+            TimestampParser("", timezone=self.timezone)
+        except (ValueError, LookupError):
+            raise OptionsError(f"{where}.timezone: unknown time zone {self.timezone!r}") from None
+        if self.multiline_start_pattern:
+            pattern = self.multiline_start_pattern.replace(
+                "{timestamp_format}", format_to_pattern(self.timestamp_format or "rfc3339")
+            )
+            try:
+                re2.compile(pattern, _RE2_QUIET)
+            except re2.error as exc:
+                reason = (
+                    exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+                )
+                raise OptionsError(
+                    f"{where}.multiline_start_pattern: not a valid RE2 pattern ({reason})"
+                ) from None
 
     @property
     def source_id(self) -> str:

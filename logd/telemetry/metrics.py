@@ -317,7 +317,7 @@ class DaemonMetrics:
         )
         self.ingest_rejected = r.counter(
             "logd_ingest_rejected_total",
-            "Events not stored, by reason (too_old, too_new, expired, invalid_request).",
+            "Events not stored, by reason (too_old, too_new, expired, invalid_request, log_full).",
             ["reason"],
         )
         self.ingest_ack_seconds = r.histogram(

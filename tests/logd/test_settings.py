@@ -152,9 +152,9 @@ def test_named_tables_build_a_mapping_and_report_their_paths() -> None:
     found = problems_of('[export.buckets.local]\ntype = "dir"\nroot = 3\nsize = 1\n')
     assert "export.buckets.local.root, line 3: expected a string, got integer 3" in found
     assert any(p.startswith("export.buckets.local.size, line 4: unknown key 'size'") for p in found)
-    # the parent's validate() checks each entry by name
+    # the parent's validate() checks each entry by name; the problem is put at that key
     assert problems_of('[export.buckets.b]\ntype = "dir"\n') == [
-        "export: export.buckets.b.root: a dir bucket needs a root"
+        "export.buckets.b.root, line 1: a dir bucket needs a root"
     ]
 
 

@@ -55,6 +55,12 @@ def _columns(ctx: OpContext, req: Body) -> InputEvents:
 async def put_log_events(ctx: OpContext, req: Body) -> Body:
     started = ctx.clock.monotonic()
     events = _columns(ctx, req)
+    if ctx.store.appends_wait:  # a retryable error now, not a request left hanging
+        ctx.metrics.ingest_rejected.inc(len(events), reason="log_full")
+        raise errors.ServiceUnavailableException(
+            "The log store is full and waits for its readers (sealing, subscriptions) to "
+            "catch up; the events were not stored. Retry later."
+        )
     try:
         result = await ctx.store.append(req["logGroupName"], req["logStreamName"], events)
     except errors.InvalidParameterException:

@@ -239,7 +239,7 @@ class Housekeeper:
 
     def _write_atomically(self, path: Path, content: bytes) -> None:
         tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             view = memoryview(content)
             while view:

@@ -40,6 +40,8 @@ from logd.store.wal.recovery import wal_file_name
 log = logging.getLogger("logd.store.wal")
 
 _fsync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
+#: Shortest interval between two "WAL write failed" lines (R-09: ENOSPC at most every 10 s).
+_ERROR_LOG_INTERVAL_S = 10.0
 
 
 @dataclass(slots=True)
@@ -94,6 +96,8 @@ class WalWriter:
         self.writes = 0
         """write() system calls issued."""
         self.commits = 0
+        self._error_logged_at: float | None = None  # monotonic time of the last error line
+        self._errors_unlogged = 0
         self.synced = Position(first_file, 0)
         """The latest position covered by a completed fsync."""
         start = CommitResult()
@@ -236,7 +240,7 @@ class WalWriter:
     def _open_next(self, result: CommitResult) -> None:
         number = self._number + 1
         path = self._dir / wal_file_name(number)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._fd = fd
         self._number = number
         self._offset = 0
@@ -251,9 +255,27 @@ class WalWriter:
         fsync_dir(self._dir)
         self.dir_fsyncs += 1
 
+    def _log_failure(self, appends: int, exc: BaseException) -> None:
+        """One error line per `_ERROR_LOG_INTERVAL_S`: a full disk fails every retry of
+        every client, and each would otherwise log (the lines say how many were held)."""
+        now = time.monotonic()
+        last = self._error_logged_at
+        if last is not None and now - last < _ERROR_LOG_INTERVAL_S:
+            self._errors_unlogged += 1
+            return
+        held, self._errors_unlogged = self._errors_unlogged, 0
+        self._error_logged_at = now
+        log.error(
+            "WAL write failed; %d appends not acknowledged: %s (%d more failed commits since "
+            "the previous report)",
+            appends,
+            exc,
+            held,
+        )
+
     def _fail(self, batch: list[AppendRequest], result: CommitResult, exc: BaseException) -> None:
         """Keep what an fsync covered, fail the rest, and never write this file again."""
-        log.error("WAL write failed; %d appends not acknowledged: %s", len(batch), exc)
+        self._log_failure(len(batch), exc)
         done = result.done
         result.done = []
         finished = {id(request) for request, _ in done}

@@ -1,4 +1,4 @@
-"""SigV4 and permissions against a real `logd serve` with auth = "sigv4": wrong secret,
+"""S-01 and S-02: SigV4 and permissions against a real `logd serve` (auth = "sigv4"): wrong secret,
 unknown key, clock skew past 5 minutes, tampered body, missing or malformed signature,
 and a writer-only key that cannot delete groups (logs-api.md §1.3)."""
 
@@ -183,3 +183,27 @@ def test_writer_key_writes_but_cannot_delete_groups(daemon: Daemon) -> None:
     assert "app/orders" in group_names(daemon)
     admin.delete_log_group(logGroupName="app/orders")
     assert "app/orders" not in group_names(daemon)
+
+
+def test_writer_key_cannot_query_filter_or_tail(daemon: Daemon) -> None:
+    """S-02: a writer-only key scoped to app/* cannot query, filter or live-tail, and
+    cannot write to sys/*."""
+    admin, writer = daemon.client(ADMIN), daemon.client(WRITER)
+    tailer = daemon.client(WRITER, inject_host_prefix=False)  # no stream-<host> lookup
+    admin.create_log_group(logGroupName="app/reads")
+    admin.create_log_group(logGroupName="sys/core")
+    admin.create_log_stream(logGroupName="sys/core", logStreamName="w")
+    t = int(time.time() * 1000)
+    denied = [
+        (writer.start_query, {"logGroupName": "app/reads", "startTime": 0, "endTime": t // 1000,
+                              "queryString": "fields @message"}),
+        (writer.filter_log_events, {"logGroupName": "app/reads"}),
+        (tailer.start_live_tail, {"logGroupIdentifiers": [
+            "arn:aws:logs:us-east-1:123456789012:log-group:app/reads"]}),
+        (writer.put_log_events, {"logGroupName": "sys/core", "logStreamName": "w",
+                                 "logEvents": [{"timestamp": t, "message": "m"}]}),
+    ]  # fmt: skip
+    for call, kwargs in denied:
+        code, _ = error_of(call, **kwargs)
+        assert code == "AccessDeniedException", call
+    assert admin.get_log_events(logGroupName="sys/core", logStreamName="w")["events"] == []

@@ -4,6 +4,9 @@ tokens (§6.1)."""
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from typing import Any
 
 import pytest
@@ -129,6 +132,7 @@ def test_get_log_events_errors(logs: Any, stream: str) -> None:
 
 
 def test_put_into_missing_group_or_stream(logs: Any, stream: str) -> None:
+    """I-05: an unknown group or stream is ResourceNotFoundException."""
     event = [{"timestamp": now_ms(), "message": "m"}]
     code, message = error_of(
         logs.put_log_events, logGroupName=stream + "x", logStreamName="s", logEvents=event
@@ -147,6 +151,8 @@ def test_put_into_missing_group_or_stream(logs: Any, stream: str) -> None:
 
 
 def test_batch_limits(logs: Any, stream: str, daemon: Daemon) -> None:
+    """I-05: 10,001 events, empty batch and message, 1 MiB, unsorted, over 24 h: refused
+    with CloudWatch's type and message; only the batch that fits is stored."""
     t = now_ms()
     unchecked = daemon.client(parameter_validation=False)  # the server's checks, not boto3's
     code, message = error_of(
@@ -222,3 +228,57 @@ def test_events_older_than_retention_are_expired(logs: Any, stream: str) -> None
     )
     assert reply["rejectedLogEventsInfo"] == {"expiredLogEventEndIndex": 1}
     assert messages(get(logs, stream, startFromHead=True)) == ["kept"]
+
+
+def raw_put(daemon: Daemon, body: bytes) -> tuple[int, dict[str, Any]]:
+    """POST a PutLogEvents body as is (no boto3 serializer); (status, decoded reply)."""
+    request = urllib.request.Request(  # noqa: S310 - our own daemon on 127.0.0.1
+        daemon.endpoint + "/",
+        data=body,
+        method="POST",
+        headers={
+            "X-Amz-Target": "Logs_20140328.PutLogEvents",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - see above
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_malformed_bodies_and_names_are_refused_and_store_nothing(
+    logs: Any, stream: str, daemon: Daemon
+) -> None:
+    """I-05: invalid JSON, a body over the listener's limit, stream and group names that
+    break CloudWatch's patterns or length, on the wire; nothing of them is stored."""
+    t = now_ms()
+    status, reply = raw_put(daemon, b'{"logGroupName": "' + stream.encode() + b'", "logEv')
+    assert (status, reply["__type"]) == (400, "SerializationException")
+    wrong_type = {"logGroupName": stream, "logStreamName": "s", "logEvents": {}}
+    status, reply = raw_put(daemon, json.dumps(wrong_type).encode())
+    assert (status, reply["__type"]) == (400, "SerializationException")
+    huge = {  # 9 MiB: past max_body_bytes (8 MiB), refused before it is parsed
+        "logGroupName": stream, "logStreamName": "s",
+        "logEvents": [{"timestamp": t, "message": "y" * 9_437_184}],
+    }  # fmt: skip
+    status, reply = raw_put(daemon, json.dumps(huge).encode())
+    assert status == 400
+    assert reply["__type"] == "SerializationException"
+    assert "exceeds the limit" in reply["message"]
+    unchecked = daemon.client(parameter_validation=False)
+    event = [{"timestamp": t, "message": "m"}]
+    for group, name, expected in [
+        (stream, "a:b", "Member must satisfy regular expression pattern: [^:*]*"),
+        (stream, "a*b", "Member must satisfy regular expression pattern: [^:*]*"),
+        (stream, "x" * 513, "Member must have length less than or equal to 512"),
+        ("bad group!", "s", "Member must satisfy regular expression pattern"),
+        ("g" * 513, "s", "Member must have length less than or equal to 512"),
+    ]:
+        code, message = error_of(
+            unchecked.put_log_events, logGroupName=group, logStreamName=name, logEvents=event
+        )
+        assert code == "InvalidParameterException", (group, name)
+        assert expected in message, message
+    assert messages(get(logs, stream, startFromHead=True)) == []

@@ -91,8 +91,8 @@ def run_child(data_dir: Path, cycle: int, start: int, kill_after: float) -> list
         time.sleep(kill_after)
     finally:
         child.send_signal(signal.SIGKILL)
+        reader.join(60)  # stdout ends with the child; only then may communicate() close it
         _, err = child.communicate(timeout=60)
-        reader.join(60)
     assert child.returncode == -signal.SIGKILL, err
     return lines
 

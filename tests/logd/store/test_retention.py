@@ -27,6 +27,7 @@ def test_expired_is_a_pure_decision() -> None:
 
 
 def test_retention_clock_trusts_monotonic_time_over_a_wall_jump() -> None:
+    """R-14: the guard trusts monotonic time over a +30 d wall jump, and lets go after."""
     clock = ManualClock(NOW)
     guarded = RetentionClock(clock, guard_ms=DAY_MS)
     clock.advance(3 * DAY_MS)  # real time passing (wall and monotonic)
@@ -81,6 +82,7 @@ async def test_partially_expired_segments_are_rewritten_by_the_sweep(tmp_path: P
 
 
 async def test_a_forward_clock_jump_pauses_deletion(tmp_path: Path) -> None:
+    """R-14: a +30 d jump deletes nothing; deletion resumes when time really passes."""
     clock = ManualClock(NOW)
     async with await open_store(tmp_path, clock) as store:
         await make_group(store, "g", "s", retention_days=7)

@@ -80,6 +80,7 @@ async def test_rejected_events_are_reported_and_not_stored(tmp_path: Path) -> No
 
 
 async def test_ingestion_time_never_goes_backwards(tmp_path: Path) -> None:
+    """R-14: a -1 h wall jump keeps ingestion time and sequence numbers moving forward."""
     clock = ManualClock(NOW)
     async with await open_store(tmp_path, clock) as store:
         await make_group(store, "g", "s")

@@ -32,11 +32,11 @@ def test_tail_problems_name_the_entry_and_line():
     found = problems('[[tail]]\npaths = ["/x/*.log"]\nlog_group = "g"\nlog_grup = "h"\n')
     assert found[0].startswith("tail[0].log_grup, line 4: unknown key 'log_grup'")
     assert problems('[[tail]]\nlog_group = "g"\n') == [
-        "(file): tail[0].paths: at least one glob is required"
+        "tail[0].paths, line 1: at least one glob is required"
     ]
     assert problems('[[tail]]\npaths = ["/x"]\nlog_group = "g"\nretention_in_days = 2\n')[
         0
-    ].startswith("(file): tail[0].retention_in_days: must be 0 or one of 1, 3, 5")
+    ].startswith("tail[0].retention_in_days, line 4: must be 0 or one of 1, 3, 5")
 
 
 def test_a_changed_tail_list_needs_a_restart():

@@ -128,7 +128,7 @@ def to_batch(letter: DeadLetter, owner: str) -> Any:
 
 
 async def _replay(store: DeadLetterStore, args: argparse.Namespace) -> int:
-    from logd.subscriptions.dispatcher import Outcome
+    from logd.subscriptions.delivery import Outcome
     from logd.subscriptions.sinkconfig import build_host, parse_entries
 
     config = _raw_config(args.config)

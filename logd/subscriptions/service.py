@@ -32,7 +32,8 @@ from logd.store.regexquota import FilterRef, check_regex_quota, group_filters
 from logd.store.store import Store
 from logd.subscriptions.boundaries import BatchBoundaries, file_prefix, remove_files
 from logd.subscriptions.deadletter import DeadLetterStore
-from logd.subscriptions.dispatcher import Classified, Dispatcher, Outcome, PendingBatch
+from logd.subscriptions.delivery import Classified, Outcome, PendingBatch
+from logd.subscriptions.dispatcher import Dispatcher
 from logd.subscriptions.feed import StoreFeed
 from logd.subscriptions.listing import describe_record, page_token, token_key
 from logd.subscriptions.metrics import register_metrics

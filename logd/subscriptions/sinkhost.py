@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from logd.model import event_id
-from logd.subscriptions.dispatcher import Classified, Outcome, PendingBatch
+from logd.subscriptions.delivery import Classified, Outcome, PendingBatch
 from sinks import AuthorizationError, Batch, FatalError, RetryableError, Sink
 from sinks.batch import Distribution
 

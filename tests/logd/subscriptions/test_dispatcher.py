@@ -9,7 +9,8 @@ import pytest
 from logd.clock import SystemClock
 from logd.subscriptions.boundaries import BatchBoundaries
 from logd.subscriptions.deadletter import DeadLetterStore
-from logd.subscriptions.dispatcher import Classified, Dispatcher, Outcome, PendingBatch
+from logd.subscriptions.delivery import Classified, Outcome, PendingBatch
+from logd.subscriptions.dispatcher import Dispatcher
 from logd.subscriptions.options import SubscriptionOptions
 
 

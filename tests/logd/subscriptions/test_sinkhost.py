@@ -7,7 +7,8 @@ import pytest
 
 from logd.clock import SystemClock
 from logd.subscriptions.deadletter import DeadLetterStore
-from logd.subscriptions.dispatcher import Dispatcher, Outcome, PendingBatch
+from logd.subscriptions.delivery import Outcome, PendingBatch
+from logd.subscriptions.dispatcher import Dispatcher
 from logd.subscriptions.options import SubscriptionOptions
 from logd.subscriptions.sinkhost import SinkHost
 from sinks import (

@@ -261,7 +261,7 @@ def _string_bytes(messages: pa.StringArray) -> int:
     if messages.type != pa.string():
         return int(pc.sum(pc.binary_length(messages)).as_py() or 0)
     # The slice's first and last offsets bound its bytes: no pass over the rows.
-    offsets = np.frombuffer(messages.buffers()[1], dtype=np.int32)  # type: ignore[arg-type]
+    offsets = np.frombuffer(messages.buffers()[1], dtype=np.int32)
     return int(offsets[messages.offset + len(messages)] - offsets[messages.offset])
 
 

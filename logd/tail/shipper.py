@@ -179,9 +179,9 @@ class Shipper:
         where = (group, stream)
         nbytes = _batch_bytes(events)
         batch = self._pending.get(where)
-        if batch is not None and not batch.fits(events, nbytes):
+        while batch is not None and not batch.fits(events, nbytes):
             await self._send_batch(where, batch)
-            batch = None
+            batch = self._pending.get(where)  # another file's emit may have started one
         if batch is None:
             batch = self._pending[where] = _Batch(
                 group, stream, self._clock.monotonic() + self._wait_s

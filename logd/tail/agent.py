@@ -436,12 +436,19 @@ class TailAgent:
         return False
 
     def _copy_waits(self, f: TailedFile) -> bool:
-        """Order around a copytruncate: a recognised copy waits until its original was
-        truncated (until then the original may still be read past where the copy would
-        start); the truncated original then waits until its copies are read, so the
-        lines the copy adds come before the original's new ones."""
+        """Order around a copytruncate: a new file waits while another file of its origin
+        is mid-turn (it may be a copy of bytes being read); a recognised copy waits until
+        its original was truncated (until then the original may still be read past where
+        the copy would start); the truncated original then waits until its copies are
+        read, so the lines the copy adds come before the original's new ones."""
         if self._scans < f.scan_after:
             return True
+        if f.maybe_copy and f.cp.offset == 0 and f.copy_of is None:
+            # Not (yet) a copy: unless a file of its origin is mid-turn, whose bytes in
+            # flight are not marked yet; then compare again after that turn.
+            for peer in self._origins.get((f.entry.source_id, f.cp.origin), ()):
+                if peer is not f and peer.busy and not peer.gone:
+                    return True
         g = f.copy_from
         if g is not None and not g.gone and g.prefix is f.copy_of:
             return True

@@ -268,10 +268,14 @@ class SQLiteCatalog(MetricFilterRows):
             "deletion_protection, stored_bytes, next_seq FROM groups WHERE id=?",
             (group_id,),
         ).fetchone()
-        old = self._by_id.pop(group_id, None)
-        if old is not None:
-            self._groups.pop(old.name, None)
+        # Readers on the event loop use these maps without the lock (require_group in
+        # Store.append): never leave a live group out of them, not even for a moment, so
+        # build the new record first and replace the old one in place.
+        old = self._by_id.get(group_id)
         if row is None:
+            self._by_id.pop(group_id, None)
+            if old is not None and self._groups.get(old.name) is old:
+                del self._groups[old.name]
             return None
         tags = dict(self._db.execute("SELECT key, value FROM tags WHERE group_id=?", (row[0],)))
         record = GroupRecord(
@@ -289,6 +293,8 @@ class SQLiteCatalog(MetricFilterRows):
         )
         self._groups[record.name] = record
         self._by_id[record.id] = record
+        if old is not None and old.name != record.name and self._groups.get(old.name) is old:
+            del self._groups[old.name]
         return record
 
     def close(self) -> None:

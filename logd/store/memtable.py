@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -74,9 +75,12 @@ def _repeat_int(value: int, n: int) -> pa.Array:
 
 
 def _repeat_str(value: str, n: int) -> pa.Array:
+    # numpy builds the offsets in C: a Python range costs ~50 ns per row, per column.
     data = value.encode("utf-8")
     size = len(data)
-    offsets = array("i", range(0, (n + 1) * size, size)) if size else array("i", [0]) * (n + 1)
+    offsets = (
+        np.arange(0, (n + 1) * size, size, dtype=np.int32) if size else np.zeros(n + 1, np.int32)
+    )
     return pa.Array.from_buffers(
         pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data * n)]
     )
@@ -88,7 +92,7 @@ def record_batch(record: AppendRecord) -> pa.RecordBatch:
     seq = pa.Array.from_buffers(
         pa.int64(),
         n,
-        [None, pa.py_buffer(array("q", range(record.first_seq, record.first_seq + n)))],
+        [None, pa.py_buffer(np.arange(record.first_seq, record.first_seq + n, dtype=np.int64))],
     )
     return pa.RecordBatch.from_arrays(
         [
@@ -254,7 +258,11 @@ def _string_bytes(messages: pa.StringArray) -> int:
     """UTF-8 bytes of all strings in a (possibly sliced) string array."""
     if len(messages) == 0:
         return 0
-    return int(pc.sum(pc.binary_length(messages)).as_py() or 0)
+    if messages.type != pa.string():
+        return int(pc.sum(pc.binary_length(messages)).as_py() or 0)
+    # The slice's first and last offsets bound its bytes: no pass over the rows.
+    offsets = np.frombuffer(messages.buffers()[1], dtype=np.int32)
+    return int(offsets[messages.offset + len(messages)] - offsets[messages.offset])
 
 
 def concat(pieces: Sequence[Piece]) -> pa.Table:

@@ -31,7 +31,14 @@ from collections.abc import Mapping
 from logd.clock import Clock
 from logd.model import InputEvents
 from logd.tail import discovery
-from logd.tail.checkpoint import CorruptCheckpoint, FileCheckpoint, source_of, started_key
+from logd.tail.checkpoint import (
+    NORMAL,
+    CorruptCheckpoint,
+    FileCheckpoint,
+    source_of,
+    started_key,
+)
+from logd.tail.copies import Prefix, copy_offset, mark_from_file
 from logd.tail.fingerprint import matches, read_head
 from logd.tail.multiline import Multiline
 from logd.tail.naming import HostFacts, check_group, check_stream, render
@@ -288,6 +295,11 @@ class TailAgent:
             cp.origin = discovery.family(path)[0]
             cp.gen = self._gens.get((entry.source_id, cp.origin), 0)
         origin = (entry.source_id, cp.origin)
+        f.prefix = Prefix(cp.head)
+        mark_from_file(f.prefix, fd, cp.offset)
+        if stored is None and cp.offset == 0:
+            f.maybe_copy = True
+            self._recognise_copy(f)
         self._note_gen(origin, cp.gen)
         self._origins.setdefault(origin, []).append(f)
         self.files[ident] = f
@@ -298,6 +310,64 @@ class TailAgent:
         else:
             self._mark(f)
         return f
+
+    def _recognise_copy(self, f: TailedFile) -> None:
+        """`f` starts a new generation (first seen, or rewritten): if it is a copy of
+        content read from another file of its origin (copytruncate), start it past that
+        content (copies.py); counted in `copies_total`."""
+        if f.fd is None:
+            return
+        known: dict[int, tuple[Prefix, TailedFile]] = {}
+        for g in self._origins.get((f.entry.source_id, f.cp.origin), ()):
+            if g is not f and not g.gone:
+                for p in (g.prefix, g.before_truncate):
+                    if p is not None:
+                        known[id(p)] = (p, g)
+        if not known:
+            return
+        found = copy_offset(f.fd, os.fstat(f.fd).st_size, [p for p, _ in known.values()])
+        if found is None:
+            return
+        f.maybe_copy = False
+        f.copy_of, f.copy_from = found[1], known[id(found[1])][1]
+        f.copy_from.copies = [c for c in f.copy_from.copies if not c.gone] + [f]
+        f.cp.offset = 0
+        self._skip_copied(f, found[0])
+        self._bump("copies_total")
+
+    def _new_generation(self, f: TailedFile) -> bool:
+        """Inside a turn, `f` restarted at 0: is it a copy, and must it wait? A file that
+        is not a copy may have just been copied (copytruncate): it waits for one scan,
+        which finds the copy if the glob matches it, so the copy's lines come first."""
+        f.copy_of = f.copy_from = None
+        f.maybe_copy = True
+        self._recognise_copy(f)
+        if f.copy_from is None:
+            f.scan_after = self._scans + 1
+            self._wake.set()
+        return self._copy_waits(f)
+
+    def _skip_copied(self, f: TailedFile, start: int) -> None:
+        if start <= f.cp.offset or f.cp.line_state != NORMAL or f.fd is None:
+            return
+        self._bump("copy_bytes_skipped_total", start - f.cp.offset)
+        f.cp.offset, f.cp.part = start, 0
+        # The head must cover what is skipped: a copy rewritten again is a new generation.
+        f.cp.head = read_head(f.fd, os.fstat(f.fd).st_size)
+        f.unsaved = True
+        if f.prefix is not None:
+            mark_from_file(f.prefix, f.fd, start)
+
+    def _recheck_copy(self, f: TailedFile) -> None:
+        """Its original may have been read further before its truncate: skip that too.
+        A new file with no events yet may have become a copy (it was still written)."""
+        if f.maybe_copy and f.copy_of is None and f.cp.offset == 0:
+            self._recognise_copy(f)
+        if f.copy_of is None or f.fd is None:
+            return
+        found = copy_offset(f.fd, os.fstat(f.fd).st_size, [f.copy_of])
+        if found is not None:
+            self._skip_copied(f, found[0])
 
     def _order_fresh(self) -> None:
         """Files first seen in one scan and rotated from one path (several rotations
@@ -362,6 +432,30 @@ class TailAgent:
             # Written after `f` was: both are live (not one rotation), nothing to wait for.
             older = older and g.mtime_ns <= f.mtime_ns
             if older and not g.gone and (g.busy or g.cp.offset < g.size or g.open_group):
+                return True
+        return False
+
+    def _copy_waits(self, f: TailedFile) -> bool:
+        """Order around a copytruncate: a new file waits while another file of its origin
+        is mid-turn (it may be a copy of bytes being read); a recognised copy waits until
+        its original was truncated (until then the original may still be read past where
+        the copy would start); the truncated original then waits until its copies are
+        read, so the lines the copy adds come before the original's new ones."""
+        if self._scans < f.scan_after:
+            return True
+        if f.maybe_copy and f.cp.offset == 0 and f.copy_of is None:
+            # Not (yet) a copy: unless a file of its origin is mid-turn, whose bytes in
+            # flight are not marked yet; then compare again after that turn.
+            for peer in self._origins.get((f.entry.source_id, f.cp.origin), ()):
+                if peer is not f and peer.busy and not peer.gone:
+                    return True
+        g = f.copy_from
+        if g is not None and not g.gone and g.prefix is f.copy_of:
+            return True
+        for c in f.copies:
+            if c.gone or c.copy_of is f.prefix:
+                continue
+            if c.busy or c.cp.offset < c.size:
                 return True
         return False
 
@@ -441,7 +535,7 @@ class TailAgent:
 
     async def _turn(self, f: TailedFile) -> bool:
         opts = self.options
-        if self._waits(f):
+        if self._waits(f) or self._copy_waits(f):
             return False  # the reconcile pass asks again
         if f.fd is None and not self._reopen(f):
             return False
@@ -453,6 +547,9 @@ class TailAgent:
         result = TurnResult()
         size_before = f.size
         try:
+            self._recheck_copy(f)
+            if self._copy_waits(f):
+                return False
             await turn(
                 f,
                 self._emit,
@@ -462,7 +559,13 @@ class TailAgent:
                 final=final,
                 flush_after_s=f.entry.options.multiline_flush_timeout_ms / 1000,
                 result=result,
+                on_new_generation=self._new_generation,
             )
+            if result.counters.get("events_total"):
+                f.maybe_copy = False
+            if f.unsaved:  # a copy started past its known prefix: record where
+                await self._emit(f.group, f.stream, _no_events(), (f.key, f.cp.encode()))
+                f.unsaved = False
         except OSError as exc:
             self._bump("read_errors_total")
             log.warning("Read error on a tailed file", extra={"path": f.path, "error": str(exc)})

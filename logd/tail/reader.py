@@ -23,8 +23,8 @@ from logd.tail.checkpoint import DISCARDING, NORMAL, SPLITTING
 
 @dataclass(slots=True)
 class Records:
-    raw: list[bytes]
-    """Record bytes, newline excluded (a `\\r` before it is stripped at decode)."""
+    raw_: list[bytes] | None
+    """Record bytes (see `raw`); None when only `messages` were made (the fast path)."""
     ends: list[int]
     """File offset just after each record (its newline included)."""
     settled: int
@@ -36,6 +36,15 @@ class Records:
     block: bytes | None = None
     """Fast path: the records joined by newlines, decoded in one call."""
     long_lines: dict[str, int] = field(default_factory=dict)
+    messages: list[str] | None = None
+    """Fast path: the records already decoded (valid ASCII text, no `\\r`)."""
+
+    @property
+    def raw(self) -> list[bytes]:
+        """Record bytes, newline excluded (a `\\r` before it is stripped at decode)."""
+        if self.raw_ is None:
+            self.raw_ = self.block.split(b"\n") if self.block is not None else []
+        return self.raw_
 
 
 class Framer:
@@ -74,16 +83,19 @@ class Framer:
         continuing = out.line_state == SPLITTING
         if last >= pos:
             block = data[pos:last]
-            lines = self._split(block)
-            longest = max(map(len, lines))
-            if longest <= self.cap // 3 and not continuing:
-                out.raw = lines
-                out.ends = list(
-                    accumulate(map(add, map(len, lines), repeat(len(self.nl))), initial=base + pos)
-                )[1:]
-                out.block = block
-            else:
-                self._slow_lines(out, lines, base + pos, continuing)
+            if continuing or not self._ascii_block(out, block, base + pos):
+                lines = self._split(block)
+                longest = max(map(len, lines))
+                if longest <= self.cap // 3 and not continuing:
+                    out.raw_ = lines
+                    out.ends = list(
+                        accumulate(
+                            map(add, map(len, lines), repeat(len(self.nl))), initial=base + pos
+                        )
+                    )[1:]
+                    out.block = block
+                else:
+                    self._slow_lines(out, lines, base + pos, continuing)
             pos = last + len(self.nl)
             out.line_state = NORMAL
             continuing = False
@@ -96,6 +108,27 @@ class Framer:
         elif len(rest) > self.cap:
             self._long_partial(out, rest, base + pos, continuing)
         return out
+
+    def _ascii_block(self, out: Records, block: bytes, start: int) -> bool:
+        """The common case in one pass per step, with no per-line bytes objects: a block
+        of UTF-8 that is all ASCII (byte and character lengths agree), no `\\r`, no line
+        near the cap. Fills `out` and returns True, or returns False for the general path."""
+        if self.codec != "utf-8":
+            return False
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        if not text.isascii() or "\r" in text:
+            return False
+        messages = text.split("\n")
+        if max(map(len, messages)) > self.cap // 3:
+            return False
+        out.raw_ = None
+        out.ends = list(accumulate(map(add, map(len, messages), repeat(1)), initial=start))[1:]
+        out.block = block
+        out.messages = messages
+        return True
 
     def _find(self, data: bytes, start: int) -> int:
         if self.unit == 1:
@@ -229,7 +262,9 @@ class Framer:
         """Messages of the records (trailing \\r stripped) and how many had bad bytes."""
         errors = 0
         codec = self.codec
-        if records.block is not None:
+        if records.messages is not None and records.cont is None:
+            return records.messages, 0
+        if records.block is not None and records.cont is None:
             try:
                 text = records.block.decode(codec)
             except UnicodeDecodeError:

@@ -1,14 +1,25 @@
 """`logd agent`: the same tailer, shipping over PutLogEvents to a remote logd or CloudWatch.
 
 Delivery is at-least-once: PutLogEvents has no idempotency token, so a lost response to
-a request that succeeded is sent again. Each emit (already cut by the tailer to the
-API's limits: 1 MiB with 26 bytes per event, 10,000 events, sorted, a 24 h span) is one
-signed request (SigV4, botocore's signer). Throttling, 5xx and network errors are
-retried with `logd.backoff`; `ResourceNotFoundException` creates the group and stream
-once and retries; any other 4xx is a rejected batch: counted, never retried forever.
-`rejectedLogEventsInfo` is counted. The checkpoint of an emit is recorded only after its
-2xx and saved to `state_file` (temp file, fsync, rename, fsync of the directory) at most
-every second and at shutdown.
+a request that succeeded is sent again.
+
+Batching: emits (each already within the API's limits) are gathered per (group, stream)
+into one request until the next emit would pass a limit (1 MiB counting 26 bytes per
+event, 10,000 events, a 24 h span), or `batch_wait_ms` after the batch's first event.
+`emit` returns once its events are in a batch; a full batch is sent before the emit
+that did not fit returns (so a slow endpoint slows the tailer: memory stays at one batch
+per stream). Batches of one stream are sent one at a time, in emit order; events are
+sorted by timestamp inside a request (stable: file order among equal timestamps).
+
+Each request is signed (SigV4, botocore's signer). Throttling, 5xx and network errors
+are retried with `logd.backoff`; `ResourceNotFoundException` creates the group and
+stream once and retries; any other 4xx is a rejected batch: counted, never retried
+forever. `rejectedLogEventsInfo` is counted. The checkpoints of a batch's emits are
+recorded only after its 2xx (a checkpoint with no events waits for the batch holding its
+file's earlier events) and saved to `state_file` (temp file, fsync, rename, fsync of the
+directory) at most every second and at shutdown. Events still in a batch when the agent
+stops unexpectedly were never acknowledged: their checkpoints were not saved, so the
+next run reads them again.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ import contextlib
 import logging
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +42,13 @@ from botocore.session import Session
 
 from logd.backoff import Backoff
 from logd.clock import Clock, SystemClock
-from logd.model import InputEvents
+from logd.model import (
+    DAY_MS,
+    EVENT_OVERHEAD_BYTES,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+    InputEvents,
+)
 from logd.tail.agent import TailAgent
 from logd.tail.options import AgentOptions
 
@@ -73,8 +91,48 @@ def save_state(path: Path, checkpoints: dict[str, bytes]) -> None:
         os.close(dfd)
 
 
+class _Batch:
+    """Events gathered for one PutLogEvents, and the checkpoints they settle."""
+
+    __slots__ = ("bytes", "checkpoints", "due", "group", "hi", "lo", "messages", "stream", "ts")
+
+    def __init__(self, group: str, stream: str, due: float) -> None:
+        self.group, self.stream, self.due = group, stream, due
+        self.ts: list[int] = []
+        self.messages: list[str] = []
+        self.bytes = 0
+        self.lo, self.hi = 2**63, -(2**63)
+        self.checkpoints: dict[str, bytes] = {}
+
+    def fits(self, events: InputEvents, nbytes: int) -> bool:
+        if not self.ts:
+            return True
+        lo = min(self.lo, min(events.timestamps))
+        hi = max(self.hi, max(events.timestamps))
+        return (
+            len(self.ts) + len(events) <= MAX_BATCH_EVENTS
+            and self.bytes + nbytes <= MAX_BATCH_BYTES
+            and hi - lo <= DAY_MS
+        )
+
+    def add(self, events: InputEvents, nbytes: int) -> None:
+        self.ts += events.timestamps
+        self.messages += events.messages
+        self.bytes += nbytes
+        self.lo = min(self.lo, min(events.timestamps))
+        self.hi = max(self.hi, max(events.timestamps))
+
+
+def _batch_bytes(events: InputEvents) -> int:
+    text = "".join(events.messages)
+    size = len(text) if text.isascii() else len(text.encode())
+    return size + EVENT_OVERHEAD_BYTES * len(events)
+
+
 class Shipper:
-    """The `emit` of `logd agent`: one PutLogEvents per emit, then the checkpoint."""
+    """The `emit` of `logd agent`: emits gathered into PutLogEvents batches per stream,
+    checkpoints recorded once their batch is acknowledged. `run()` sends the batches
+    whose wait is over; run it beside the agent (`run_agent` does)."""
 
     def __init__(
         self,
@@ -96,6 +154,13 @@ class Shipper:
         self._created: set[tuple[str, str]] = set()
         self._dirty = False
         self._saved_at = 0.0
+        self._wait_s = options.batch_wait_ms / 1000
+        self._pending: dict[tuple[str, str], _Batch] = {}
+        """The batch being filled, per (group, stream)."""
+        self._holding: dict[str, _Batch] = {}
+        """Per checkpoint key: the latest batch (filling or in flight) with its events."""
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._filled = asyncio.Event()
 
     def _bump(self, name: str, n: int = 1) -> None:
         self.metrics[name] = self.metrics.get(name, 0) + n
@@ -103,26 +168,85 @@ class Shipper:
     async def emit(
         self, group: str, stream: str, events: InputEvents, checkpoint: tuple[str, bytes]
     ) -> None:
-        if len(events):
-            order = sorted(range(len(events)), key=events.timestamps.__getitem__)
+        key, value = checkpoint
+        if not len(events):
+            holder = self._holding.get(key)
+            if holder is not None:  # after the file's earlier events, never before them
+                holder.checkpoints[key] = value
+            else:
+                await self._record({key: value})
+            return
+        where = (group, stream)
+        nbytes = _batch_bytes(events)
+        batch = self._pending.get(where)
+        while batch is not None and not batch.fits(events, nbytes):
+            await self._send_batch(where, batch)
+            batch = self._pending.get(where)  # another file's emit may have started one
+        if batch is None:
+            batch = self._pending[where] = _Batch(
+                group, stream, self._clock.monotonic() + self._wait_s
+            )
+            self._filled.set()
+        batch.add(events, nbytes)
+        batch.checkpoints[key] = value
+        self._holding[key] = batch
+        if len(batch.ts) >= MAX_BATCH_EVENTS or batch.bytes >= MAX_BATCH_BYTES - 26 * 1024:
+            await self._send_batch(where, batch)  # full: send now (bounds memory)
+
+    async def run(self) -> None:
+        """Send each batch once its wait is over; raises if a batch fails for good."""
+        while True:
+            now = self._clock.monotonic()
+            due = [(w, b) for w, b in self._pending.items() if b.due <= now]
+            for where, batch in due:
+                await self._send_batch(where, batch)
+            nxt = min((b.due for b in self._pending.values()), default=None)
+            self._filled.clear()
+            if nxt is None:
+                await self._filled.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._filled.wait(), max(nxt - now, 0.001))
+
+    async def flush(self) -> None:
+        """Send every batch now (shutdown)."""
+        for where, batch in list(self._pending.items()):
+            await self._send_batch(where, batch)
+
+    async def _send_batch(self, where: tuple[str, str], batch: _Batch) -> None:
+        lock = self._locks.setdefault(where, asyncio.Lock())
+        async with lock:  # one request per stream at a time: batches go in emit order
+            if self._pending.get(where) is batch:
+                del self._pending[where]
+            if not batch.ts:
+                return  # sent meanwhile by the emit or the timer that held the lock
+            order = sorted(range(len(batch.ts)), key=batch.ts.__getitem__)
             body = {
-                "logGroupName": group,
-                "logStreamName": stream,
+                "logGroupName": batch.group,
+                "logStreamName": batch.stream,
                 "logEvents": [
-                    {"timestamp": events.timestamps[i], "message": events.messages[i]}
-                    for i in order
+                    {"timestamp": batch.ts[i], "message": batch.messages[i]} for i in order
                 ],
             }
-            reply = await self._call("PutLogEvents", body, create=(group, stream))
+            n = len(batch.ts)
+            batch.ts, batch.messages = [], []  # sent (or being sent): never twice
+            reply = await self._call("PutLogEvents", body, create=where)
             rejected = reply.get("rejectedLogEventsInfo") if reply else None
             if rejected:
                 self._bump("ship_rejected_info_total")
-            self._bump("ship_events_total", len(events))
-        key, value = checkpoint
-        if value:
-            self.checkpoints[key] = value
-        else:
-            self.checkpoints.pop(key, None)
+            self._bump("ship_events_total", n)
+            self._bump("ship_requests_total")
+            for key in batch.checkpoints:
+                if self._holding.get(key) is batch:
+                    del self._holding[key]
+            await self._record(batch.checkpoints)
+
+    async def _record(self, checkpoints: dict[str, bytes]) -> None:
+        for key, value in checkpoints.items():
+            if value:
+                self.checkpoints[key] = value
+            else:
+                self.checkpoints.pop(key, None)
         self._dirty = True
         if self._clock.monotonic() - self._saved_at >= 1.0:
             await self.save()
@@ -202,8 +326,10 @@ async def run_agent(
     clock: Clock | None = None,
     credentials: Credentials | None = None,
     ready: asyncio.Event | None = None,
+    started: Callable[[TailAgent, Shipper], None] | None = None,
 ) -> None:
-    """Run `logd agent` until cancelled: tail the configured files and ship them."""
+    """Run `logd agent` until cancelled: tail the configured files and ship them.
+    `started(agent, shipper)` is called once both exist (tests read their metrics)."""
     clock = clock or SystemClock()
     if credentials is None:
         found = Session().get_credentials()
@@ -215,14 +341,20 @@ async def run_agent(
     async with aiohttp.ClientSession(timeout=timeout) as session:
         shipper = Shipper(options, session, credentials, clock, checkpoints)
         agent = TailAgent(options, shipper.emit, dict(checkpoints), clock)
+        if started is not None:
+            started(agent, shipper)
         waiter: asyncio.Task[Any] | None = None
         if ready is not None:
             waiter = asyncio.create_task(agent.first_scan_done.wait())
             waiter.add_done_callback(lambda _: ready.set())
         try:
-            await agent.run()
+            async with asyncio.TaskGroup() as tasks:  # a batch failing for good stops all
+                tasks.create_task(agent.run())
+                tasks.create_task(shipper.run())
         finally:
             if waiter is not None:
                 waiter.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(shipper.flush()), 5)
             with contextlib.suppress(Exception):
                 await shipper.save()

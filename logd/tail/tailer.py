@@ -29,6 +29,7 @@ from logd.model import (
     InputEvents,
 )
 from logd.tail.checkpoint import NORMAL, SPLITTING, FileCheckpoint, file_key
+from logd.tail.copies import MARK_BYTES, Prefix
 from logd.tail.fingerprint import HEAD_BYTES, matches, read_head
 from logd.tail.multiline import Multiline
 from logd.tail.options import TailOptions
@@ -78,6 +79,27 @@ class TailedFile:
     dirty: bool = True
     mtime_ns: int = 0
     rotated_at_scan: int = 0
+    prefix: Prefix | None = None
+    """What was read of the current content (copies.py: recognising copies of it)."""
+    before_truncate: Prefix | None = None
+    """The same for the content before the last truncation or rewrite."""
+    new_generation: bool = False
+    """Set when a truncation or rewrite restarted the file at 0 (the agent checks whether
+    the new content is a copy of another file's, then clears it)."""
+    copy_of: Prefix | None = None
+    """A recognised copy: the prefix of the file it copies (compared again each turn)."""
+    copy_from: TailedFile | None = None
+    """... and that file; the copy waits until it was truncated (or went away)."""
+    copies: list[TailedFile] = field(default_factory=list)
+    """Recognised copies of this file; after its truncate it waits until they are read."""
+    maybe_copy: bool = False
+    """New content (first seen, or restarted at 0) with no events emitted yet: it may be
+    a copy still being written; compared with known prefixes again before each turn."""
+    scan_after: int = 0
+    """Truncated: wait until this many discovery scans have run (its copy may be found)."""
+    unsaved: bool = False
+    """The checkpoint moved without an emit (a copy starts past its known prefix): the
+    agent records it after the turn."""
 
     @property
     def key(self) -> str:
@@ -111,14 +133,18 @@ def check_generation(f: TailedFile, counters: dict[str, int]) -> None:
     st = os.fstat(f.fd)
     f.size, f.mtime_ns = st.st_size, st.st_mtime_ns
     cp = f.cp
-    if st.st_size < cp.offset:
-        _bump(counters, "truncations_total")
+    truncated = st.st_size < cp.offset
+    if truncated or not matches(f.fd, cp.head):
+        _bump(counters, "truncations_total" if truncated else "rewrites_total")
         f.cp = replace(cp, offset=0, line_state=NORMAL, part=0, head=read_head(f.fd, st.st_size))
-    elif not matches(f.fd, cp.head):
-        _bump(counters, "rewrites_total")
-        f.cp = replace(cp, offset=0, line_state=NORMAL, part=0, head=read_head(f.fd, st.st_size))
+        if f.prefix is not None and f.prefix.marks:
+            f.before_truncate = f.prefix
+        f.prefix = Prefix(f.cp.head)
+        f.new_generation = True
     elif cp.head.length < HEAD_BYTES and st.st_size > cp.head.length:
         f.cp = replace(cp, head=read_head(f.fd, st.st_size))
+        if f.prefix is not None:
+            f.prefix.head = f.cp.head
 
 
 #: Chunks one turn may read while the previous chunk's emit is in flight (a backlog is
@@ -139,6 +165,9 @@ class _Prepared:
     full: bool
     progressed: bool
     open_group: bool
+    data: bytes
+    """The chunk read, from file offset `start` (marks for copies.py)."""
+    start: int
 
 
 async def turn(
@@ -151,6 +180,7 @@ async def turn(
     final: bool,
     flush_after_s: float,
     result: TurnResult | None = None,
+    on_new_generation: Callable[[TailedFile], bool] | None = None,
 ) -> TurnResult:
     """Read, frame and emit what one turn allows; see the module docstring.
 
@@ -167,6 +197,12 @@ async def turn(
         raise ValueError("turn needs an open file")
     res = result if result is not None else TurnResult()
     check_generation(f, res.counters)
+    if f.new_generation and on_new_generation is not None:
+        f.new_generation = False
+        if on_new_generation(f):  # a copy of another file's content that must wait
+            res.more = False
+            return res
+    f.new_generation = False
     prep = _prepare(f, f.cp, chunk, now_ms, now, final, flush_after_s)
     for n in range(CHUNKS_PER_TURN):
         sending = asyncio.ensure_future(_send(f, emit, prep, res.counters))
@@ -190,6 +226,9 @@ async def _send(f: TailedFile, emit: Emit, prep: _Prepared, counters: dict[str, 
     for batch, cp in prep.emits:
         await emit(f.group, f.stream, batch, (f.key, cp.encode()))
         f.cp = cp
+        at = cp.offset - prep.start
+        if f.prefix is not None and cp.line_state == NORMAL and 0 < at <= len(prep.data):
+            f.prefix.mark(cp.offset, prep.data[max(0, at - MARK_BYTES) : at])
         if len(batch):
             _bump(counters, "events_total", len(batch))
             _bump(counters, "emits_total")
@@ -246,7 +285,7 @@ def _prepare(
         # full batches (one fsync each) rather than a full one and a short one per chunk.
         emits.pop()
     end = emits[-1][1] if emits else cp
-    return _Prepared(emits, end, c, full, end.offset > start, open_group)
+    return _Prepared(emits, end, c, full, end.offset > start, open_group, data, start)
 
 
 def _stamp(

@@ -218,6 +218,8 @@ TAIL_COUNTERS: dict[str, str] = {
     "rotations_total": "Rotations seen (a followed file renamed or replaced).",
     "truncations_total": "Files found shorter than their offset (copytruncate, `: >`).",
     "rewrites_total": "Files whose head changed under the same inode (new generation).",
+    "copies_total": "New files recognised as copies of content already read (copytruncate).",
+    "copy_bytes_skipped_total": "Bytes of recognised copies not read again (already stored).",
     "decode_errors_total": "Lines with bytes invalid in the entry's encoding (replaced).",
     "long_lines_split_total": "Lines over max_event_bytes split into parts.",
     "long_lines_truncate_total": "Lines over max_event_bytes truncated.",

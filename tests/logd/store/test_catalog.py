@@ -119,3 +119,28 @@ def test_group_ids_are_never_reused(catalog: SQLiteCatalog) -> None:
     first = catalog.create_group("g", now_ms=1).id
     catalog.delete_group("g")
     assert catalog.create_group("g", now_ms=2).id != first
+
+
+def test_a_group_never_vanishes_from_lookups_while_a_thread_reloads_it(tmp_path: Path) -> None:
+    # Store.append looks groups up on the event loop while record_ingest reloads them
+    # in a worker thread: a live group must be found at every moment (it was briefly
+    # missing between dropping the old record and adding the new one).
+    import threading
+
+    cat = SQLiteCatalog(tmp_path / "c.sqlite")
+    gid = cat.create_group("g", now_ms=1).id
+    done = threading.Event()
+
+    def reload() -> None:
+        for _ in range(3000):
+            cat.record_ingest([], {gid: 1}, {})
+        done.set()
+
+    worker = threading.Thread(target=reload)
+    worker.start()
+    missing = 0
+    while not done.is_set():
+        missing += cat.get_group("g") is None
+    worker.join()
+    cat.close()
+    assert missing == 0

@@ -39,3 +39,14 @@ def test_records_reassemble_the_lines_whatever_the_read_boundaries(lines, cuts, 
         else:
             joined.append(raw)
     assert joined == lines
+
+
+def test_a_final_unterminated_line_after_complete_ones_is_decoded_too():
+    # A drained (rotated or deleted) file whose last line has no newline: every record,
+    # the fast block path's and the unterminated one after it, becomes a message.
+    for data in (b"a\nb", b"caf\xc3\xa9\nb", b"a\r\nb"):
+        framer = Framer(1000, "split", "utf-8", "")
+        records = framer.frame(data, 0, NORMAL, final=True)
+        messages, _ = framer.decode(records)
+        assert messages == [data.split(b"\n")[0].rstrip(b"\r").decode(), "b"]
+        assert records.ends == [data.index(b"\n") + 1, len(data)]

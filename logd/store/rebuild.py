@@ -38,7 +38,8 @@ from logd.store.segments import stored_bytes
 log = logging.getLogger("logd.store")
 
 LOST = (
-    "retention settings, tags, deletion protection, deleted-stream tombstones, metric and "
+    "retention settings, tags, deletion protection, log group class and KMS key, "
+    "deleted-stream tombstones, metric and "
     "subscription filters, saved queries and query history, export tasks, source checkpoints "
     "already sealed, and streams that held no events"
 )

@@ -86,18 +86,23 @@ class Rebuilt:
     sealed_max_seq: dict[int, int] = field(default_factory=dict)
 
 
-def _healthy(path: Path) -> str | None:
-    """None if the catalog opens and passes quick_check, else what is wrong."""
+def _healthy(path: Path, data_dir: Path) -> str | None:
+    """None if the catalog opens and passes quick_check, else what is wrong. An empty
+    one (never migrated) next to segment files is wrong too: opened as it is, the store
+    would delete every segment as an orphan."""
     try:
         db = sqlite3.connect(path)
         try:
             rows = db.execute("PRAGMA quick_check").fetchall()
+            (version,) = db.execute("PRAGMA user_version").fetchone()
         finally:
             db.close()
     except sqlite3.DatabaseError as exc:
         return f"{type(exc).__name__}: {exc}"
     if rows != [("ok",)]:
         return "quick_check: " + "; ".join(str(r[0]) for r in rows[:5])
+    if version == 0 and _has_segments(data_dir):
+        return "catalog.sqlite is empty"
     return None
 
 
@@ -113,7 +118,7 @@ def open_catalog(data_dir: Path, now_ms: int) -> tuple[SQLiteCatalog, Rebuilt | 
     if not path.exists():
         reason = "catalog.sqlite is missing" if _has_segments(data_dir) else None
     else:
-        reason = _healthy(path)
+        reason = _healthy(path, data_dir)
     if reason is None:
         try:
             return SQLiteCatalog(path), None

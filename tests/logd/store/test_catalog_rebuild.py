@@ -96,3 +96,35 @@ async def test_daemon_starts_on_a_truncated_catalog(tmp_path: Path) -> None:
             line.get("level") == "error" and "catalog was damaged" in str(line.get("msg"))
             for line in daemon.lines
         ), daemon.lines[-5:]
+
+
+async def test_a_rebuild_quarantines_an_unreadable_segment(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    clock = ManualClock(NOW)
+    store = await open_store(data_dir, clock)
+    await make_group(store, "alpha", "a1")
+    await make_group(store, "beta", "b1")
+    await store.append("alpha", "a1", batch([NOW - 50], "a"))
+    await store.append("beta", "b1", batch([NOW - 40], "b"))
+    await store.seal_now()
+    beta = store.catalog.require_group("beta").id
+    await store.close()
+    (bad,) = (data_dir / "segments" / f"group={beta}").glob("day=*/*.parquet")
+    bad.write_bytes(b"not parquet at all")
+    # zero length: a valid empty database, which would make every segment an orphan
+    (data_dir / "catalog.sqlite").write_bytes(b"")
+    store = await open_store(data_dir, ManualClock(NOW + 1000))
+    try:
+        assert store.catalog_rebuilt
+        assert [r["message"] for r in rows(store, ["alpha"])] == ["a-0"]
+        assert store.catalog.quarantined_count() == 1
+    finally:
+        await store.close()
+    assert any(p.name.endswith(bad.name) for p in (data_dir / "quarantine").iterdir())
+    (data_dir / "catalog.sqlite").write_bytes(b"garbage" * 100)
+    store = await open_store(data_dir, ManualClock(NOW + 2000))
+    try:
+        assert store.catalog_rebuilt
+        assert [r["message"] for r in rows(store, ["alpha"])] == ["a-0"]
+    finally:
+        await store.close()

@@ -1,9 +1,10 @@
 """A damaged catalog: move it to quarantine/ and rebuild one from the segment files (R-21).
 
 `open_catalog` opens ``catalog.sqlite``; when SQLite cannot open it, `PRAGMA quick_check`
-fails, or the migrations raise `sqlite3.DatabaseError` (and when the file is gone while
-segment files remain), the file and its ``-wal``/``-shm`` move to
-``quarantine/catalog.sqlite.<UTC time>`` and a fresh catalog is filled from
+fails, or the migrations raise `sqlite3.DatabaseError` (and when it is gone or empty
+while segment files remain: opened as it is, every segment would be an orphan), the file
+and its ``-wal``/``-shm`` move to ``quarantine/catalog.sqlite.<UTC time>`` and a fresh
+catalog is filled from
 ``segments/group=<id>/day=<day>/*.parquet``: groups (id from the path, name from the
 file's ``logd.group_name`` metadata, or ``recovered-group-<id>``), streams and their
 event-time range, segment rows (crc32, sizes, seq and time ranges, discovered fields) and

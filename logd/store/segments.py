@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -88,6 +88,8 @@ class SegmentFiles:
         self._deferred: list[tuple[float, str]] = []
         self._deferred_lock = threading.Lock()
         self.verified: set[str] = set()
+        #: Resolves a group id to its name, kept in each file's metadata (catalog rebuild).
+        self.group_name: Callable[[int], str | None] | None = None
 
     def full(self, rel: str) -> str:
         return f"{self.root}/{rel}"
@@ -105,9 +107,11 @@ class SegmentFiles:
         Each chunk is encoded in a worker thread while `chunks` produces the next one, so
         the caller's work (JSON extraction) overlaps Parquet encoding and compression.
         """
-        schema = schema.with_metadata(
-            {"logd.schema_version": SCHEMA_VERSION, "logd.group_id": str(group_id)}
-        )
+        meta = {"logd.schema_version": SCHEMA_VERSION, "logd.group_id": str(group_id)}
+        name = self.group_name(group_id) if self.group_name is not None else None
+        if name:
+            meta["logd.group_name"] = name
+        schema = schema.with_metadata(meta)
         self.fs.create_dir(f"{self.root}/group={group_id}", recursive=True)
         tmp = f"{self.root}/group={group_id}/.{uuid.uuid4().hex}.tmp"
         acc = _Ranges()

@@ -40,6 +40,8 @@ class StoreStats:
     """Events in those batches."""
     deleted_stream_tombstones: int
     """Deleted streams whose events are still hidden at read time (not rewritten yet)."""
+    catalog_rebuilt: bool = False
+    """This start found the catalog damaged and rebuilt it from the segments (R-21)."""
 
 
 def bind_metrics(store: Store, metrics: DaemonMetrics) -> None:
@@ -65,6 +67,7 @@ def bind_metrics(store: Store, metrics: DaemonMetrics) -> None:
         metrics.segment_bytes.set(s.segment_bytes)
         metrics.memtable_events.set(s.memtable_events)
         metrics.quarantined_segments.set(s.quarantined_segments)
+        metrics.catalog_rebuilt.set(int(s.catalog_rebuilt))
         grow(metrics.sealed_events, s.sealed_events_total)
         grow(metrics.dropped_appends, s.dropped_appends_total)
         grow(metrics.dropped_events, s.dropped_events_total)

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from logd.clock import Clock
 from logd.errors import ResourceNotFoundException, ServiceUnavailableException
 from logd.model import InputEvents
-from logd.store import ingest, record
+from logd.store import ingest, rebuild, record
 from logd.store.catalog import Catalog, GroupRecord, SegmentRecord, SQLiteCatalog, StreamUpdate
 from logd.store.ingest import RejectedInfo
 from logd.store.lock import DataDirLock
@@ -108,6 +108,8 @@ class Store:
         """Events written into segments by the sealer since open."""
         self._closed = False
         self._opened = False
+        self.catalog_rebuilt = False
+        """This open found the catalog damaged and rebuilt it (logd/store/rebuild.py)."""
 
     # -- lifecycle -------------------------------------------------------------
     @classmethod
@@ -140,11 +142,34 @@ class Store:
 
     def _recover(self, durable_log: DurableLog | None, catalog: Catalog | None) -> None:
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.catalog = catalog or SQLiteCatalog(self.data_dir / "catalog.sqlite")
+        rebuilt: rebuild.Rebuilt | None = None
+        if catalog is None:
+            catalog, rebuilt = rebuild.open_catalog(self.data_dir, self.clock.now_ms())
+        self.catalog = catalog
+        self.catalog_rebuilt = rebuilt is not None
         self.log: DurableLog = durable_log or WalLog.open(
             self.data_dir / "wal", self.options.wal_options()
         )
+        if rebuilt is not None and isinstance(self.catalog, SQLiteCatalog):
+            self.catalog.close()
+            self.catalog, from_log = rebuild.add_log_groups(
+                self.data_dir / "catalog.sqlite", self.log.records(None), self.clock.now_ms()
+            )
+            log.error(
+                "The catalog was damaged (%s) and was moved to %s. Rebuilt it from %d "
+                "segment files (%d unreadable ones quarantined) and the WAL: %d log groups "
+                "from segments, %d more from the WAL. Lost: %s.",
+                rebuilt.reason,
+                rebuilt.moved_to,
+                rebuilt.segments,
+                rebuilt.unreadable,
+                rebuilt.groups,
+                from_log,
+                rebuild.LOST,
+            )
+        sealed_max = rebuilt.sealed_max_seq if rebuilt is not None else {}
         self.files = SegmentFiles(self.data_dir, self.options)
+        self.files.group_name = self._group_name
         self.memtable = Memtable(
             self.data_dir / "memtable", spill_bytes=self.options.memtable_spill_bytes
         )
@@ -178,11 +203,14 @@ class Store:
                 skipped += rec.group_id != 0  # 0: a checkpoint-only record
                 self.memtable.mark(position)
                 continue
+            n = len(rec)
+            if n and rec.first_seq + n - 1 <= sealed_max.get(rec.group_id, 0):
+                self.memtable.mark(position)  # already in a segment (catalog rebuilt)
+                continue
             self.memtable.add(rec, position, mono)
             if self.memtable.needs_spill:
                 self.memtable.spill()
             replayed += 1
-            n = len(rec)
             self._last_ingest[rec.group_id] = max(
                 self._last_ingest.get(rec.group_id, 0), rec.ingestion_time
             )
@@ -209,6 +237,10 @@ class Store:
         self.sealer_cursor = cursor
         if replayed or skipped:
             log.info("Recovered %d log records (%d of deleted groups).", replayed, skipped)
+
+    def _group_name(self, group_id: int) -> str | None:
+        group = self.catalog.get_group_by_id(group_id)
+        return None if group is None else group.name
 
     def sealer_position(self) -> Position | None:
         value = self.catalog.get_state("sealer_position")
@@ -582,6 +614,7 @@ class Store:
             dropped_appends_total=self.dropped_appends,
             dropped_events_total=self.dropped_events,
             deleted_stream_tombstones=sum(len(t) for t in self.catalog.tombstones().values()),
+            catalog_rebuilt=self.catalog_rebuilt,
         )
 
     # -- readers -----------------------------------------------------------------

@@ -351,6 +351,10 @@ class DaemonMetrics:
         self.quarantined_segments = r.gauge(
             "logd_store_quarantined_segments", "Damaged segments moved to quarantine/."
         )
+        self.catalog_rebuilt = r.gauge(
+            "logd_store_catalog_rebuilt",
+            "1 if this start found the catalog damaged and rebuilt it from the segments.",
+        )
         self.sealed_events = r.counter(
             "logd_store_sealed_events_total", "Events the sealer wrote into segments."
         )

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # before bench/query.py
 
-from _pool import read_pool, take, write_pool
+from support.pool import read_pool, take, write_pool
 
 BATCH = 2_000
 QUERY = "filter ispresent(level) | stats count(*) as n, avg(duration_ms) as ms by level"

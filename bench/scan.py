@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _pool import read_pool, take, write_pool
+from support.pool import read_pool, take, write_pool
 
 BATCH = 2_000
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GEN = Path(os.environ.get("LOGD_SHARED", str(ROOT / "../shared"))) / "tools/gen_logs.py"
 if not GEN.exists():
     GEN = Path("/work/shared/tools/gen_logs.py")

@@ -1,0 +1,1 @@
+"""Helpers the bench scripts share (not bench scripts themselves)."""

@@ -33,6 +33,11 @@ def moto_url():
 def stored(url, group):
     client = boto3.client("logs", endpoint_url=url, region_name="us-east-1",
                           aws_access_key_id="k", aws_secret_access_key="s")  # fmt: skip
+    return stored_by(client, group)
+
+
+def stored_by(client, group):
+    """Every message of `group`, in FilterLogEvents order ([] if there is no group)."""
     try:
         out = []
         for page in client.get_paginator("filter_log_events").paginate(logGroupName=group):
@@ -88,16 +93,7 @@ def _put_requests(daemon) -> int:
 
 
 def _stored_in(daemon, group):
-    client = daemon.client()
-    try:
-        out = []
-        for page in client.get_paginator("filter_log_events").paginate(logGroupName=group):
-            out += [e["message"] for e in page["events"]]
-        return out
-    except client.exceptions.ResourceNotFoundException:
-        return []
-    finally:
-        client.close()
+    return stored_by(daemon.client(), group)
 
 
 async def test_emits_are_batched_per_stream_against_logd_serve_and_resume(tmp_path):

@@ -52,6 +52,7 @@ from logd.tail.store_sink import bind_metrics, tail_into_store
 from logd.telemetry import logs
 from logd.telemetry.logs import fields
 from logd.telemetry.metrics import DaemonMetrics
+from logd.threads import tune_interpreter
 
 log = logging.getLogger("logd.app")
 
@@ -304,6 +305,7 @@ def serve(settings: Settings, *, config_path: Path | None, overrides: Mapping[st
     """Run the daemon on uvloop until it is stopped; the exit code."""
     import uvloop
 
+    tune_interpreter()
     daemon = Daemon(settings, config_path=config_path, overrides=overrides)
     try:
         with contextlib.suppress(KeyboardInterrupt):

@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
     if not options.tails:
         sys.stderr.write(f"logd agent: {args.config}: no [[tail]] entries\n")
         return 2
+    from logd.threads import tune_interpreter
+
+    tune_interpreter()
     return asyncio.run(_main(options))
 
 

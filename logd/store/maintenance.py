@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import pyarrow.compute as pc
 
@@ -22,11 +23,14 @@ from logd.store.catalog import NewSegment, SegmentRecord
 from logd.store.retention import cutoff, expired, partially_expired
 from logd.store.segments import SegmentDamaged
 from logd.store.tombstones import hidden
+from logd.threads import BackgroundExecutor
 
 if TYPE_CHECKING:
     from logd.store.store import Store
 
 log = logging.getLogger("logd.store.maintenance")
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Maintenance:
@@ -36,6 +40,8 @@ class Maintenance:
         self._wake = asyncio.Event()
         self._stopping = False
         self._last_sweep = store.clock.monotonic()
+        # Sealing and compaction: CPU-heavy, and nothing waits on them but memory.
+        self._pool = BackgroundExecutor("logd-seal", store.options.background_nice)
 
     def wake(self) -> None:
         self._wake.set()
@@ -44,7 +50,11 @@ class Maintenance:
         self._stopping = True
         self._wake.set()
         async with self._lock:
-            pass
+            self._pool.shutdown(wait=False)
+
+    async def _in_background(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
 
     async def run(self) -> None:
         s = self._store
@@ -89,7 +99,7 @@ class Maintenance:
             now = s.retention_clock.now_ms()
             retention = {gid: g.retention_days for gid, g in groups.items()}
             cutoffs = {gid: cutoff(days, now) for gid, days in retention.items()}
-            result = await asyncio.to_thread(
+            result = await self._in_background(
                 sealer.seal, frozen, retention, cutoffs, s.files, s.options, s.catalog.tombstones()
             )
 
@@ -133,7 +143,7 @@ class Maintenance:
         limit = cutoff(group.retention_days, s.retention_clock.now_ms())
         tomb = s.catalog.tombstones().get(group.id)
         try:
-            new = await asyncio.to_thread(compaction.merge, old, limit, s.files, s.options, tomb)
+            new = await self._in_background(compaction.merge, old, limit, s.files, s.options, tomb)
         except SegmentDamaged as exc:
             bad = [seg for seg in old if seg.path not in s.files.verified]
             for seg in bad or old[:1]:

@@ -103,6 +103,11 @@ class StoreOptions:
     maintenance_tick_ms: int = 1_000
     """How often the background task checks whether to seal, compact or sweep."""
 
+    background_nice: int = 10
+    """Nice steps (0 to 19) by which sealing and compaction run below ingest and queries
+    (Linux: the thread that does them, and the threads it starts, get their own nice
+    value). 0 runs them at the daemon's priority."""
+
     def wal_options(self) -> WalOptions:
         """The WAL's options, all taken from this one place."""
         return WalOptions(
@@ -123,6 +128,8 @@ class StoreOptions:
                 "message_compression: must be zstd, lz4, snappy or none, "
                 f"not {self.message_compression!r}"
             )
+        if not 0 <= self.background_nice <= 19:
+            raise ValueError(f"background_nice: must be 0 to 19, not {self.background_nice}")
         if self.wal_on_full not in ("block", "drop"):
             raise ValueError(f"wal_on_full: must be block or drop, not {self.wal_on_full!r}")
         if self.wal_segment_bytes < 4096:
@@ -146,6 +153,7 @@ class StoreOptions:
             "clock_jump_guard_ms": self.clock_jump_guard_ms,
             "discovery_sample_rows": self.discovery_sample_rows,
             "memtable_spill_bytes": self.memtable_spill_bytes,
+            "background_nice": self.background_nice,
             "maintenance_tick_ms": self.maintenance_tick_ms,
         }
         for key, value in positive.items():

@@ -100,6 +100,8 @@ async def test_the_message_column_takes_its_own_codec(
                   for i in range(meta.num_columns)}  # fmt: skip
         assert codecs.pop("message") == written
         assert set(codecs.values()) == {"ZSTD"}
+        column = {meta.column(i).path_in_schema: meta.column(i) for i in range(meta.num_columns)}
+        assert "DELTA_LENGTH_BYTE_ARRAY" in column["message"].encodings
         assert "f.n" in codecs
         assert [r["message"] for r in rows(store, ["g"])] == messages
 

@@ -353,22 +353,23 @@ class MetricFilterService:
         )
         compile_metric_filter(spec)  # refuses a bad pattern or selector before storing
         catalog = self.store.catalog
-        if uses_regex(pattern) and isinstance(catalog, SQLiteCatalog):
-            filters = await asyncio.to_thread(group_filters, catalog, group)
-            filters += self.configured_filters(group)
-            check_regex_quota(filters, "metric", name, pattern, uses_regex)
-        await asyncio.to_thread(
-            self.store.catalog.put_metric_filter,
-            group,
-            name,
-            pattern=pattern,
-            transformation=orjson.dumps(transformation.to_json()).decode(),
-            metric_name=transformation.metric_name,
-            metric_namespace=transformation.metric_namespace,
-            now_ms=spec.creation_time,
-            max_per_group=MAX_FILTERS_PER_GROUP,
-            options=orjson.dumps(options or {}).decode(),
-        )
+        async with self.store.filter_puts:  # no subscription filter put in between
+            if uses_regex(pattern) and isinstance(catalog, SQLiteCatalog):
+                filters = await asyncio.to_thread(group_filters, catalog, group)
+                filters += self.configured_filters(group)
+                check_regex_quota(filters, "metric", name, pattern, uses_regex)
+            await asyncio.to_thread(
+                self.store.catalog.put_metric_filter,
+                group,
+                name,
+                pattern=pattern,
+                transformation=orjson.dumps(transformation.to_json()).decode(),
+                metric_name=transformation.metric_name,
+                metric_namespace=transformation.metric_namespace,
+                now_ms=spec.creation_time,
+                max_per_group=MAX_FILTERS_PER_GROUP,
+                options=orjson.dumps(options or {}).decode(),
+            )
         self._forget_if_stale(group)
         self.engine.put(spec)
         self._group_ids[group] = record.id

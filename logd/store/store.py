@@ -99,6 +99,9 @@ class Store:
         self._listeners: list[AppendListener] = []
         self._observers: list[AppendObserver] = []
         self._deleting: set[tuple[int, str]] = set()
+        self.filter_puts = asyncio.Lock()
+        """Held from the regex-quota check to the catalog write of a metric or
+        subscription filter, so two puts cannot both take a group's fifth regex slot."""
         self.dropped_appends = 0
         self._refusal_logged_at: float | None = None  # clock.monotonic() of the last line
         self._refusals_unlogged = 0

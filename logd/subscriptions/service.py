@@ -356,35 +356,37 @@ class SubscriptionService:
                 count = sum(1 for (gname, _) in self._running if gname == group)
                 if count >= self.options.max_filters_per_group:
                     raise errors.LimitExceededException(LIMIT_EXCEEDED)
-            if _uses_regex(pattern):  # five per group, metric filters included
-                filters = await asyncio.to_thread(group_filters, self._catalog, group)
-                filters += self.configured_filters(group)
-                check_regex_quota(filters, "subscription", name, pattern, _uses_regex)
-            await self._check_destination(sink)
-            rec = SubscriptionFilterRecord(
-                group_id=g.id,
-                group=group,
-                name=name,
-                pattern=pattern,
-                destination_arn=destination_arn,
-                role_arn=role_arn,
-                distribution=distribution or "ByLogStream",
-                apply_on_transformed_logs=apply_on_transformed_logs,
-                field_selection_criteria=field_selection_criteria,
-                emit_system_fields=emitted,
-                creation_time=self.clock.now_ms(),
-            )
-            if existing is not None:  # replaced: same cursor, new everything else
-                self._running.pop((group, name))
-                await self._stop(existing, drain=False)
-            else:  # the cursor starts at the log's head before the row commits
-                self.store.reader(cursor_name(g.id, name)).close()
-            try:
-                rec = await asyncio.to_thread(table.put_filter, self._catalog, rec)
-            except BaseException:
-                if existing is None:
-                    self.store.drop_reader(cursor_name(g.id, name))
-                raise
+            # From the quota check to the catalog row: no metric filter put in between.
+            async with self.store.filter_puts:
+                if _uses_regex(pattern):  # five per group, metric filters included
+                    filters = await asyncio.to_thread(group_filters, self._catalog, group)
+                    filters += self.configured_filters(group)
+                    check_regex_quota(filters, "subscription", name, pattern, _uses_regex)
+                await self._check_destination(sink)
+                rec = SubscriptionFilterRecord(
+                    group_id=g.id,
+                    group=group,
+                    name=name,
+                    pattern=pattern,
+                    destination_arn=destination_arn,
+                    role_arn=role_arn,
+                    distribution=distribution or "ByLogStream",
+                    apply_on_transformed_logs=apply_on_transformed_logs,
+                    field_selection_criteria=field_selection_criteria,
+                    emit_system_fields=emitted,
+                    creation_time=self.clock.now_ms(),
+                )
+                if existing is not None:  # replaced: same cursor, new everything else
+                    self._running.pop((group, name))
+                    await self._stop(existing, drain=False)
+                else:  # the cursor starts at the log's head before the row commits
+                    self.store.reader(cursor_name(g.id, name)).close()
+                try:
+                    rec = await asyncio.to_thread(table.put_filter, self._catalog, rec)
+                except BaseException:
+                    if existing is None:
+                        self.store.drop_reader(cursor_name(g.id, name))
+                    raise
             if self._started and not self._closed:
                 self._launch(rec, configured=False)
 

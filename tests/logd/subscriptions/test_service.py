@@ -3,6 +3,8 @@ persistence across restarts, delivery from the store's log."""
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import pytest
 
@@ -215,3 +217,28 @@ async def test_configured_regex_filters_count_toward_the_regex_quota(tmp_path):
         with pytest.raises(LimitExceededException, match="regular expression"):
             await put(service, "g", "api-3", "[a, b = %three%]")
         await put(service, "g", "api-2", "%two again%")  # a replacement is no sixth
+
+
+async def test_a_metric_and_a_subscription_put_cannot_both_take_the_fifth_regex_slot(tmp_path):
+    from logd.metricfilters import MetricFilterService, MetricTransformation
+    from logd.telemetry.metrics import Registry
+
+    async with running(tmp_path / "data", sinks(tmp_path), max_filters_per_group=10) as service:
+        ensure(service, "g", "s")
+        metrics = MetricFilterService(service.store, Registry(), service.store.clock)
+        metrics.load()
+        counted = MetricTransformation(metric_name="N", metric_namespace="App", metric_value="1")
+        for i in range(4):
+            await metrics.put("g", f"m{i}", f"%m{i}%", counted)
+        outcomes = await asyncio.gather(
+            metrics.put("g", "m-fifth", "%five%", counted),
+            put(service, "g", "s-fifth", "%five%"),
+            return_exceptions=True,
+        )
+        refused = [o for o in outcomes if isinstance(o, LimitExceededException)]
+        assert len(refused) == 1, outcomes
+        assert len([o for o in outcomes if not isinstance(o, BaseException)]) == 1
+        catalog = service.store.catalog
+        regex_metric = len(catalog.list_metric_filters(group="g", limit=100))
+        subs = [f["filterName"] for f in service.describe_subscription_filters(group="g")[0]]
+        assert regex_metric + len(subs) == 5

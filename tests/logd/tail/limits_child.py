@@ -85,7 +85,7 @@ async def main(a: argparse.Namespace, held: list[int]) -> None:
             gauges = agent.gauges()  # the last sample is reported (run() ends its watches)
             peak["files_open"] = max(peak["files_open"], gauges["files_open"])
             peak["fds"] = max(peak["fds"], open_fds() - 1)  # not listdir's own
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.02)
         with contextlib.suppress(asyncio.CancelledError):
             await task
     finally:

@@ -87,22 +87,28 @@ def _inotify_instances_limit():
         return None
 
 
-@pytest.mark.parametrize("inotify", ["available", "exhausted"])
-async def test_r18_thousands_of_files_under_ulimit_1024(tmp_path, inotify):
+@pytest.mark.parametrize(
+    ("inotify", "budget"),
+    [("available", 900), ("exhausted", 900), ("available", 4096)],
+    ids=["budget-below-limit", "inotify-exhausted", "budget-above-limit"],
+)
+async def test_r18_thousands_of_files_under_ulimit_1024(tmp_path, inotify, budget):
     """R-18 with the real process limits: the agent runs in a child whose RLIMIT_NOFILE
-    is 1024 (`ulimit -n 1024`), following 5,000 files with `max_open_files` below it.
-    "exhausted": the child first uses up the user's inotify instances, as on a host at
-    `max_user_instances`; the agent falls back to polling and still reads everything."""
+    is 1024 (`ulimit -n 1024`), following 5,000 files with `max_open_files` below it
+    (900, leaving room for the process's other descriptors).
+    inotify-exhausted: the child first uses up the user's inotify instances, as on a host
+    at `max_user_instances`; the agent falls back to polling and still reads everything.
+    budget-above-limit: `max_open_files` = 4096, so EMFILE comes first; the agent lowers
+    its budget and parks files instead of keeping every file open and stalling."""
     if inotify == "exhausted":
         limit = _inotify_instances_limit()
         if limit is None or limit > 1024:
             pytest.skip(f"fs.inotify.max_user_instances is {limit}: too large to use up in a test")
     logs = tmp_path / "logs"
     logs.mkdir()
-    budget = 900  # below the limit, leaving room for the process's other descriptors
     config = write_config(
         tmp_path / "agent.json",
-        {"max_open_files": budget, "scan_interval_ms": 100, "rotate_wait_ms": 200},
+        {"max_open_files": budget, "scan_interval_ms": 500},  # 5,000 stats a scan
         [{"paths": [str(logs / "**" / "*.log")], "log_group": "app"}],
     )
     log, ready, report = tmp_path / "durable.log", tmp_path / "ready", tmp_path / "report.json"
@@ -146,8 +152,13 @@ async def test_r18_thousands_of_files_under_ulimit_1024(tmp_path, inotify):
     assert rep["peak_files_open"] <= budget
     assert rep["peak_fds"] < 1024
     assert metrics.get("files_parked_total", 0) > 0  # the budget was at work
-    # No descriptor shortage anywhere: no EMFILE on open, read, or reopen.
+    # No open failed for want of a descriptor, none was read twice for it (above).
     assert "Cannot open a tailed file" not in err
+    if budget < 1024:
+        assert "fd_budget_lowered_total" not in metrics
+    else:
+        assert metrics.get("fd_budget_lowered_total", 0) >= 1
+        assert "Out of file descriptors below max_open_files" in err
     assert metrics.get("read_errors_total", 0) == 0
     assert rep["gauges"]["files_unreadable"] == 0
     assert metrics.get("lost_bytes_vanished_total", 0) == 0

@@ -14,7 +14,11 @@ Invariants:
   released with a tombstone checkpoint (garbage collection of its state).
 - Open descriptors stay within `max_open_files`: idle files are closed least recently
   active first and reopened by identity (a changed identity at the path means the old
-  file went away while closed; its unread bytes, when known, are counted as lost).
+  file went away while closed; its unread bytes, when known, are counted as lost). A
+  process that runs out of descriptors first (EMFILE/ENFILE: `ulimit -n` below the
+  budget plus the rest of the process) lowers the budget to what it holds, less an
+  eighth, for the rest of the run, and parks idle files to match; otherwise every file
+  open would stay open and no new file could ever be opened.
 
 The exceptions to exactly-once are the guarantee table in docs/tail.md, each counted in
 `metrics`.
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 from collections.abc import Mapping
@@ -49,6 +54,7 @@ from logd.tail.timestamps import TimestampParser, format_to_pattern
 from logd.tail.watch import Inotify, network_fs
 
 log = logging.getLogger("logd.tail")
+_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
 #: Scans that must miss a stored file before its state is dropped (a file renamed during
 #: one scan is found by the next).
 _STORED_MISSES = 3
@@ -125,6 +131,9 @@ class TailAgent:
         for key, cp in self._stored.items():
             self._note_gen((source_of(key) or "", cp.origin or cp.path), cp.gen)
         self.first_scan_done = asyncio.Event()
+        self.max_open = options.max_open_files
+        """The descriptor budget in force: `max_open_files`, lowered if the process runs
+        out of descriptors before it."""
 
     # -- metrics --------------------------------------------------------------------------
     def _bump(self, name: str, n: int = 1) -> None:
@@ -236,7 +245,7 @@ class TailAgent:
         """Start following `path` (or note its new name); None if unreadable or known."""
         self._budget(None)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+            fd = self._open(path, None)
         except OSError as exc:
             if path not in self._unreadable:
                 self._unreadable.add(path)
@@ -583,7 +592,7 @@ class TailAgent:
     def _reopen(self, f: TailedFile) -> bool:
         self._budget(f)
         try:
-            fd = os.open(f.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+            fd = self._open(f.path, f)
         except FileNotFoundError:
             fd = -1
         except OSError:
@@ -601,14 +610,39 @@ class TailAgent:
         self._forget(f)
         return False
 
+    def _open(self, path: str, keep: TailedFile | None) -> int:
+        """Open `path`; out of descriptors below the budget, lower it, park idle files
+        (not `keep`) and try once more."""
+        try:
+            return os.open(path, _OPEN_FLAGS)
+        except OSError as exc:
+            if exc.errno not in (errno.EMFILE, errno.ENFILE):
+                raise
+            held = sum(1 for f in self.files.values() if f.fd is not None and not f.gone)
+            lowered = max(held - held // 8, 4)
+            if lowered >= self.max_open:
+                raise
+            self.max_open = lowered
+            self._bump("fd_budget_lowered_total")
+            log.warning(
+                "Out of file descriptors below max_open_files: budget lowered",
+                extra={
+                    "max_open_files": self.options.max_open_files,
+                    "budget": lowered,
+                    "error": str(exc),
+                },
+            )
+            self._budget(keep)
+        return os.open(path, _OPEN_FLAGS)
+
     def _budget(self, keep: TailedFile | None) -> None:
-        if len(self.files) + 1 < self.options.max_open_files:
+        if len(self.files) + 1 < self.max_open:
             return
         open_files = [f for f in self.files.values() if f.fd is not None and not f.gone]
-        excess = len(open_files) + 1 - self.options.max_open_files
+        excess = len(open_files) + 1 - self.max_open
         if excess <= 0:
             return
-        excess += self.options.max_open_files // 8  # close a few more: amortise the scan
+        excess += self.max_open // 8  # close a few more: amortise the scan
         idle = sorted(
             (f for f in open_files if f is not keep and not f.busy and f.deleted_at is None),
             key=lambda f: f.last_active,

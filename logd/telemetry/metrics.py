@@ -233,6 +233,7 @@ TAIL_COUNTERS: dict[str, str] = {
     "lost_files_total": "Files with saved state no longer found.",
     "files_released_total": "Drained rotated or deleted files released.",
     "files_parked_total": "Idle files closed to stay within max_open_files.",
+    "fd_budget_lowered_total": "Descriptor budget lowered: EMFILE/ENFILE below max_open_files.",
     "ignored_older_total": "Files started at their end by ignore_older_s.",
     "checkpoint_corrupt_total": "Saved checkpoints that could not be decoded (ignored).",
     "read_errors_total": "Read errors (and failed emits) on tailed files; retried.",

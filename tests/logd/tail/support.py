@@ -192,6 +192,15 @@ def check(stored: Iterable[str], expected: dict[str, int]) -> dict[str, Verdict]
     return out
 
 
+def stored_seqs(stored: Iterable[str]) -> dict[str, set[int]]:
+    """Per source, the sequence numbers present in `stored`."""
+    out: dict[str, set[int]] = {}
+    for msg in stored:
+        for src, seq in _SEQ.findall(msg):
+            out.setdefault(src, set()).add(int(seq))
+    return out
+
+
 def assert_exactly_once(stored: Iterable[str], expected: dict[str, int]) -> None:
     verdicts = check(stored, expected)
     bad = {

@@ -151,9 +151,11 @@ def transform_sql(fields: FieldTypes, *, message: str = "message") -> tuple[str,
             node = child
         node[leaf] = duckdb_type(kind)
     spec = sql_string(json.dumps(tree))
+    # TRY: a message that is not valid JSON gets NULLs, in the same single parse (a
+    # `json_valid` guard would parse every message twice).
     inner = (
-        f"CASE WHEN starts_with({message}, '{{') AND json_valid({message}) "
-        f"THEN json_transform({message}, {spec}) END AS __j"
+        f"CASE WHEN starts_with({message}, '{{') "
+        f"THEN TRY(json_transform({message}, {spec})) END AS __j"
     )
     outer = [
         "__j."

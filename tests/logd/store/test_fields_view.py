@@ -125,3 +125,36 @@ async def test_a_tombstone_survives_a_restart_before_the_sweep(tmp_path: Path) -
     await again.seal_now()
     assert [r["message"] for r in rows(again, ["g"])] == ["b-0"]
     await again.close()
+
+
+async def test_a_message_that_only_looks_like_json_gets_null_fields_and_is_kept(
+    tmp_path: Path,
+) -> None:
+    messages = [
+        '{"n": 1, "who": "a"}',
+        '{"n": 2, "who": "b"',  # cut short
+        '{"n": oops}',
+        "{",
+        '{"n": {"deep": 1}, "who": ["x"]}',  # a bigint path holding an object
+        '{"n": 3, "who": "c"}',
+        "plain text",
+    ]
+    async with await open_store(tmp_path, ManualClock(NOW)) as store:
+        await make_group(store, "g", "s")
+        await store.append("g", "s", InputEvents([NOW] * len(messages), messages))
+        await store.seal_now()
+        source = store.source()
+        con = duckdb.connect()
+        view = source.bind(con, groups=["g"], start_ms=0, end_ms=NOW + 1)
+        got = con.sql(f'SELECT message, "f.n", "f.who" FROM {view} ORDER BY seq').fetchall()  # noqa: S608 - view names come from the store
+        con.close()
+    assert [m for m, _, _ in got] == messages
+    assert [(n, who) for _, n, who in got] == [
+        (1, "a"),
+        (None, None),
+        (None, None),
+        (None, None),
+        (None, '["x"]'),
+        (3, "c"),
+        (None, None),
+    ]

@@ -14,14 +14,13 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from functools import reduce
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from logd.store.catalog import NewSegment, SegmentRecord
 from logd.store.options import StoreOptions
 from logd.store.schema import SEGMENT_BASE_SCHEMA
-from logd.store.sealer import sort_rows, write_sorted
+from logd.store.sealer import extraction_connection, sort_rows, write_sorted
 from logd.store.segments import SegmentFiles
 from logd.store.tombstones import hidden
 
@@ -76,7 +75,7 @@ def merge(
     if table.num_rows == 0:
         return []
     table = sort_rows(table, ["timestamp", "seq"])
-    con = duckdb.connect()
+    con = extraction_connection()
     try:
         return write_sorted(con, table, run[0].group_id, files, options)
     finally:

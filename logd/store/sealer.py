@@ -6,7 +6,7 @@ everything once by (group, timestamp, seq) with `pyarrow.compute.sort_indices`, 
 the sorted table into (group, UTC day) parts. `write_sorted` discovers JSON fields on a
 sample of each part (orjson over ≤ discovery_sample_rows messages), then streams the part
 in row-group chunks: DuckDB fills the typed `f.<path>` columns of a chunk with one
-`json_transform` per message (its own threads) while the previous chunk is encoded and
+`json_transform` per message (on the sealing thread) while the previous chunk is encoded and
 compressed by the Parquet writer's thread (`SegmentFiles.write_chunks`).
 
 The store then records the segments, the log position and the sequence counters in
@@ -56,10 +56,18 @@ def sort_rows(table: pa.Table, keys: list[str]) -> pa.Table:
     return table.take(order)
 
 
+def extraction_connection() -> duckdb.DuckDBPyConnection:
+    """DuckDB for the `f.` columns of new segments, on the calling thread alone: the
+    Parquet writer's thread already encodes the previous chunk beside it, and more
+    DuckDB threads only compete with ingest for two cores (measured: 10-15% more
+    lines/s tailed while sealing, and less CPU per sealed line)."""
+    return duckdb.connect(config={"threads": 1})
+
+
 def _extracted(con: duckdb.DuckDBPyConnection, chunk: pa.Table, fields: FieldTypes) -> pa.Table:
     """`chunk` plus its `f.` columns, row order kept (preserve_insertion_order)."""
     inner, outer = transform_sql(fields)
-    # Small batches let DuckDB spread the JSON work over its threads.
+    # Record batches of 8,192 rows, the pieces DuckDB scans an Arrow table in.
     con.register("chunk", pa.Table.from_batches(chunk.to_batches(max_chunksize=8192)))
     try:
         cols = ", ".join(f'"{c}"' for c in BASE)
@@ -138,7 +146,7 @@ def seal(
         for g, n in piece.group_bytes.items():
             memtable_bytes[g] = memtable_bytes.get(g, 0) + n
     counts = table.group_by(["gid", "day"]).aggregate([("seq", "count")]).to_pylist()
-    con = duckdb.connect()
+    con = extraction_connection()
     try:
         offset = 0
         for row in sorted(counts, key=lambda r: (r["gid"], r["day"])):

@@ -44,7 +44,7 @@ from logd.model import InputEvents
 from logd.store.store import Store
 from logd.tail.agent import TailAgent
 from logd.tail.options import AgentOptions
-from logd.telemetry.metrics import DaemonMetrics
+from logd.telemetry.metrics import TAIL_LOST_BYTES, DaemonMetrics
 
 log = logging.getLogger("logd.tail.store_sink")
 
@@ -186,5 +186,8 @@ def bind_metrics(metrics: DaemonMetrics, agent: TailAgent, sink: StoreSink) -> N
             gauge = metrics.tail_gauges.get(name)
             if gauge is not None:
                 gauge.set(value)
+        lost = metrics.tail_lost_bytes
+        for reason, name in TAIL_LOST_BYTES.items():  # both series, even at 0, for alerts
+            lost.inc(max(0, agent.metrics.get(name, 0) - lost.value(reason=reason)), reason=reason)
 
     metrics.registry.on_collect(collect)

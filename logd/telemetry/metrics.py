@@ -245,6 +245,11 @@ TAIL_COUNTERS: dict[str, str] = {
     "groups_created_total": "Log groups the agent created.",
     "streams_created_total": "Log streams the agent created.",
 }
+#: Counters also exported as one labelled family: reason -> counter name.
+TAIL_LOST_BYTES: dict[str, str] = {
+    "deleted": "lost_bytes_deleted_total",
+    "vanished": "lost_bytes_vanished_total",
+}
 #: `TailAgent.gauges()`, exported as ``logd_tail_<name>``.
 TAIL_GAUGES: dict[str, str] = {
     "files_watched": "Files being followed.",
@@ -383,3 +388,10 @@ class DaemonMetrics:
         self.tail_gauges = {
             name: r.gauge(f"logd_tail_{name}", text) for name, text in TAIL_GAUGES.items()
         }
+        self.tail_lost_bytes = r.counter(
+            "logd_tail_lost_bytes_total",
+            "Unread bytes of tailed files lost, by reason: deleted (released after "
+            "deleted_hold_max_ms) or vanished (gone while closed). The same figures as "
+            "logd_tail_lost_bytes_<reason>_total, labelled as the expectations name them.",
+            ["reason"],
+        )

@@ -10,9 +10,12 @@ import asyncio
 import logging
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from logd.tail.store_sink import bind_metrics
+from logd.telemetry.metrics import DaemonMetrics
 from tests.logd.tail.support import Running, assert_exactly_once, wait_for
 
 
@@ -49,6 +52,14 @@ async def test_r25_deleted_files_are_released_and_counted(
             idle.unlink()  # the rotated file is deleted while the sink is blocked
             await wait_for(lambda: open_fds_to(idle) == 0, what="b.log released")
         assert r.agent.metrics.get("lost_bytes_deleted_total") == size
+        metrics = DaemonMetrics()
+        bind_metrics(metrics, r.agent, SimpleNamespace(metrics={}))  # type: ignore[arg-type]
+        scraped = metrics.registry.expose().splitlines()
+        assert f'logd_tail_lost_bytes_total{{reason="deleted"}} {size}' in scraped
+        assert 'logd_tail_lost_bytes_total{reason="vanished"} 0' in scraped
+        assert f"logd_tail_lost_bytes_deleted_total {size}" in scraped
+        metrics.registry.expose()  # a second scrape does not count twice
+        assert metrics.tail_lost_bytes.value(reason="deleted") == size
         released = [rec for rec in caplog.records if "deleted file" in rec.getMessage()]
         assert len(released) == 1
         assert r.messages() == []
